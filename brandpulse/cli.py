@@ -1,0 +1,284 @@
+"""`brandpulse` command-line interface.
+
+Exit codes: 0 ok, 1 failure, 2 bad usage or config, 3 partial (some input was
+quarantined; the rest was indexed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from brandpulse.config import BrandsConfig, ConfigError, load_config
+from brandpulse.settings import REPO_ROOT, get_settings
+
+EXIT_PARTIAL = 3
+
+app = typer.Typer(
+    help="brandpulse: self-hosted social listening.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+es_app = typer.Typer(help="The embedded Elasticsearch node (dev, tests, demo).", no_args_is_help=True)
+app.add_typer(es_app, name="es")
+console = Console(stderr=True)
+out = Console()
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="brands YAML (default: $BRANDPULSE_CONFIG or ./brands.yaml)"),
+]
+
+
+def _config(path: Path | None) -> BrandsConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+# --- Elasticsearch node -------------------------------------------------------------------
+
+
+@es_app.command("start")
+def es_start(
+    port: Annotated[int | None, typer.Option(help="HTTP port (default $BRANDPULSE_ES_PORT or 9200)")] = None,
+) -> None:
+    """Build (first time: downloads from Maven Central) and start the local node."""
+    from brandpulse import es_node
+
+    settings = get_settings()
+    info = es_node.start(port=port or settings.es_port, state_dir=settings.state_dir / "es")
+    out.print(f"Elasticsearch {info.version} up at {info.url} (pid {info.pid}, {info.health})")
+
+
+@es_app.command("stop")
+def es_stop() -> None:
+    """Stop the local node (idempotent)."""
+    from brandpulse import es_node
+
+    stopped = es_node.stop(state_dir=get_settings().state_dir / "es")
+    out.print("stopped" if stopped else "not running")
+
+
+@es_app.command("status")
+def es_status() -> None:
+    """Show the local node's status; exit 1 when it is not running."""
+    from brandpulse import es_node
+
+    settings = get_settings()
+    info = es_node.status(port=settings.es_port, state_dir=settings.state_dir / "es")
+    if info is None:
+        out.print("not running")
+        raise typer.Exit(1)
+    out.print(f"Elasticsearch {info.version} at {info.url} (pid {info.pid}, {info.health})")
+
+
+# --- configuration and sources ------------------------------------------------------------
+
+
+@app.command("setup")
+def setup_indices() -> None:
+    """Install index templates and aliases (idempotent; a version bump rolls over)."""
+    from brandpulse.pipeline import prepare_indices
+
+    out.print(prepare_indices())
+
+
+@app.command("sources")
+def sources() -> None:
+    """List the registered connectors."""
+    from listeners.registry import registry
+
+    for name in registry.names():
+        cls = registry.get(name)
+        doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
+        needs = ", ".join(cls.credentials) or "no credentials"
+        out.print(f"{name:<12} {doc}  [{needs}]")
+
+
+@app.command("check-config")
+def check_config(config: ConfigOpt = None) -> None:
+    """Validate the brands config and print what it listens to."""
+    cfg = _config(config)
+    for brand in cfg.brands:
+        out.print(f"{brand.name}: {brand.query}  sources: {', '.join(brand.sources) or '-'}")
+
+
+@app.command("sample")
+def sample(
+    out_dir: Annotated[Path | None, typer.Option("--out", help="default: <state>/sample")] = None,
+    seed: int = 7,
+    scale: Annotated[float, typer.Option(help="volume multiplier")] = 1.0,
+) -> None:
+    """Write the sample dataset (two brands, 14 days, one injected incident)."""
+    from brandpulse.sample_data import write_sample
+
+    path, incident = write_sample(out_dir or get_settings().state_dir / "sample", seed, scale)
+    out.print(f"wrote {path} ({incident['mentions']} incident mentions, onset {incident['onset']})")
+
+
+# --- ingest -------------------------------------------------------------------------------
+
+
+def _run_with_progress(config: BrandsConfig, brand: str, source: str, **kwargs):
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from listeners.runner import run_ingest
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(f"{brand}/{source}: starting", total=None)
+        counts = {"fetched": 0, "rejected": 0}
+
+        def on_batch(batch, result) -> None:
+            counts["fetched"] += len(batch.mentions)
+            counts["rejected"] += len(batch.rejects) + len(result.failed)
+            progress.update(
+                task,
+                description=(
+                    f"{brand}/{source}: {counts['fetched']:,} mentions, {counts['rejected']:,} quarantined"
+                ),
+            )
+
+        summary = run_ingest(config, brand, source, on_batch=on_batch, **kwargs)
+        progress.update(task, description=summary.message)
+    return summary
+
+
+def _report(summaries) -> None:
+    partial = False
+    for s in summaries:
+        out.print(s.message)
+        for reason, n in sorted(s.reasons.items(), key=lambda kv: -kv[1]):
+            out.print(f"  quarantined {n:>6}  {reason}")
+        partial |= s.status == "partial"
+    if partial:
+        out.print("status: partial (see the quarantine index for the rejected input)")
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@app.command("ingest")
+def ingest(
+    source: Annotated[str | None, typer.Option("--source", "-s", help="one source (default: all)")] = None,
+    brand: Annotated[str | None, typer.Option("--brand", "-b", help="one brand (default: all)")] = None,
+    since: Annotated[datetime | None, typer.Option(help="first run only: ignore older posts")] = None,
+    reset_cursor: Annotated[bool, typer.Option(help="start again from the beginning")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Fetch new mentions for configured (brand, source) pairs and index them."""
+    from brandpulse.pipeline import prepare_indices
+
+    cfg = _config(config)
+    pairs = [(b, s) for b, s in cfg.pairs() if (brand in (None, b)) and (source in (None, s))]
+    if not pairs:
+        console.print("nothing to do: no configured (brand, source) pair matches")
+        raise typer.Exit(2)
+    prepare_indices()
+    _report([_run_with_progress(cfg, b, s, since=since, reset_cursor=reset_cursor) for b, s in pairs])
+
+
+@app.command("import")
+def import_file(
+    path: Annotated[Path, typer.Argument(help="JSONL or CSV file", exists=True, dir_okay=False)],
+    brand: Annotated[str, typer.Option("--brand", "-b", help="brand the rows belong to")],
+    platform: Annotated[str, typer.Option(help="platform for rows that do not name one")] = "file",
+    columns: Annotated[str | None, typer.Option(help='JSON: {"text": "body", ...}')] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Import one file for a brand (ad hoc; the cursor is keyed by the file)."""
+    from brandpulse.config import Brand
+    from brandpulse.pipeline import prepare_indices
+
+    cfg = _config(config) if (config or get_settings().config_path.exists()) else None
+    known = {b.name: b for b in cfg.brands} if cfg else {}
+    base = known.get(brand) or Brand(name=brand, query=brand)
+    options = {"path": str(path.resolve()), "platform": platform, "columns": json.loads(columns or "{}")}
+    source_key = "file"
+    adhoc = BrandsConfig(brands=[base.model_copy(update={"sources": {source_key: options}})])
+    prepare_indices()
+    _report([_run_with_progress(adhoc, brand, source_key, reset_cursor=True)])
+
+
+@app.command("counts")
+def counts() -> None:
+    """Print indexed mentions per brand, platform and day."""
+    print_counts()
+
+
+def print_counts() -> dict:
+    from indexing.client import make_client
+    from indexing.queries import counts_by_brand_platform_day, quarantine_count
+
+    settings = get_settings()
+    client = make_client(settings)
+    data = counts_by_brand_platform_day(client, settings.indices)
+    for brand, days in sorted(data.items()):
+        platforms = sorted({p for day in days.values() for p in day})
+        table = Table(title=f"{brand}: mentions per day and platform", title_justify="left")
+        table.add_column("day")
+        for p in platforms:
+            table.add_column(p, justify="right")
+        table.add_column("total", justify="right", style="bold")
+        for day, per in sorted(days.items()):
+            table.add_row(day, *(f"{per.get(p, 0):,}" for p in platforms), f"{sum(per.values()):,}")
+        totals = [sum(d.get(p, 0) for d in days.values()) for p in platforms]
+        table.add_row("total", *(f"{t:,}" for t in totals), f"{sum(totals):,}", style="bold")
+        out.print(table)
+    out.print(f"quarantined records: {quarantine_count(client, settings.indices):,}")
+    return data
+
+
+@app.command("airflow-env")
+def airflow_env_cmd() -> None:
+    """Print `export` lines for Airflow (shared secrets, AIRFLOW_HOME, DAGs folder).
+
+    Use: eval "$(brandpulse airflow-env)" && airflow standalone
+    """
+    import shlex
+
+    from brandpulse.airflow_env import airflow_env
+
+    for key, value in airflow_env().items():
+        out.print(f"export {key}={shlex.quote(value)}", highlight=False, soft_wrap=True)
+
+
+@app.command("demo")
+def demo(
+    port: Annotated[int | None, typer.Option(help="Elasticsearch port")] = None,
+    config: Annotated[Path, typer.Option(help="brands YAML of the demo")] = REPO_ROOT / "brands.yaml",
+) -> None:
+    """Start ES, install templates, replay the sample dataset through the ingest DAG,
+    and print what was indexed."""
+    from brandpulse.demo import run_demo
+
+    run_demo(port=port, config_path=config, say=lambda msg: console.print(f"[bold cyan]▶[/] {msg}"))
+    print_counts()
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

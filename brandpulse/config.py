@@ -1,0 +1,202 @@
+"""The brands configuration (YAML), validated with pydantic.
+
+Errors name the file and line, the brand, the field and the problem, e.g.::
+
+    brands.yaml:14: brand 'northwind-coffee': alerts.sensitivity: Input should be
+    'fewer', 'balanced' or 'more' (got 'loud')
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Sensitivity = Literal["fewer", "balanced", "more"]
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AlertSettings(_Strict):
+    """Spike-alert settings of one brand."""
+
+    bucket_minutes: int = Field(default=15, ge=1, le=1440)
+    sensitivity: Sensitivity = "balanced"
+    min_negative: int = Field(default=5, ge=1, description="never fire below this many negatives")
+    recipients: list[str] = Field(default_factory=list)
+
+    @field_validator("recipients")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        import re
+
+        bad = [r for r in value if not re.match(EMAIL, r)]
+        if bad:
+            raise ValueError(f"not an e-mail address: {', '.join(bad)}")
+        return value
+
+
+class Brand(_Strict):
+    """One brand: who it is, what to listen for, where, and whom to alert."""
+
+    name: str = Field(pattern=SLUG, description="stable id used in documents and cursors")
+    display_name: str | None = None
+    query: str = Field(min_length=1, description="boolean query: terms, phrases, AND/OR/NOT")
+    languages: list[str] | None = Field(default=None, description="ISO 639-1 codes; None = all")
+    sources: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="source name -> connector options"
+    )
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+
+    @property
+    def title(self) -> str:
+        return self.display_name or self.name
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _known_sources(self) -> Brand:
+        from listeners.registry import registry
+
+        for source, options in self.sources.items():
+            if source not in registry:
+                known = ", ".join(registry.names())
+                raise ValueError(f"sources.{source}: unknown source (known: {known})")
+            try:
+                registry.options_model(source).model_validate(options)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValueError(
+                    f"sources.{source}.{where}: {first['msg']}"
+                    if where
+                    else f"sources.{source}: {first['msg']}"
+                ) from None
+        return self
+
+
+class BrandsConfig(_Strict):
+    """The whole YAML file."""
+
+    version: Literal[1] = 1
+    kibana_url: str | None = Field(default=None, description="used for links in alert e-mails")
+    retention_days: int = Field(default=395, ge=1)
+    brands: list[Brand] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> BrandsConfig:
+        seen: set[str] = set()
+        for brand in self.brands:
+            if brand.name in seen:
+                raise ValueError(f"brand name {brand.name!r} is used twice")
+            seen.add(brand.name)
+        return self
+
+    def brand(self, name: str) -> Brand:
+        for brand in self.brands:
+            if brand.name == name:
+                return brand
+        known = ", ".join(b.name for b in self.brands)
+        raise ConfigError([f"no brand named {name!r} (configured: {known})"])
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (brand, source) pair, in file order."""
+        return [(b.name, s) for b in self.brands for s in b.sources]
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; `problems` holds one readable line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid brands config:\n  " + "\n  ".join(problems))
+
+
+def _line_index(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
+    """Map every YAML path (keys and list positions) to its 1-based line."""
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines.update(_line_index(value, (*path, key.value)))
+            lines[(*path, key.value)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_line_index(item, (*path, i)))
+    return lines
+
+
+def _describe(err: dict, data: Any, lines: dict[tuple, int], source: str) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
+    prefix = f"{source}:{line}: " if line else f"{source}: "
+    field = loc
+    if len(loc) >= 2 and loc[0] == "brands" and isinstance(loc[1], int):
+        try:
+            name = data["brands"][loc[1]].get("name", f"#{loc[1] + 1}")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            name = f"#{loc[1] + 1}"
+        prefix += f"brand {name!r}: "
+        field = loc[2:]
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    got = ""
+    if (
+        err["type"] not in ("missing", "extra_forbidden")
+        and "input" in err
+        and not isinstance(err["input"], (dict, list))
+    ):
+        got = f" (got {err['input']!r})"
+    where = ".".join(str(p) for p in field)
+    return f"{prefix}{where + ': ' if where else ''}{msg}{got}"
+
+
+def parse_config(text: str, source: str = "<config>") -> BrandsConfig:
+    """Parse and validate YAML text; raise ConfigError naming line, brand and field."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{source}: not valid YAML: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: expected a mapping with a 'brands' list at the top"])
+    try:
+        return BrandsConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = _line_index(node) if node is not None else {}
+        raise ConfigError([_describe(e, data, lines, source) for e in exc.errors()]) from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> BrandsConfig:
+    """Load the brands file (default: $BRANDPULSE_CONFIG or ./brands.yaml)."""
+    if path is None:
+        from brandpulse.settings import get_settings
+
+        path = get_settings().config_path
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([f"{path}: no such config file (set BRANDPULSE_CONFIG or --config)"])
+    config = parse_config(path.read_text(encoding="utf-8"), source=str(path))
+    from brandpulse.settings import get_settings
+
+    state_dir = str(get_settings().state_dir)
+    config_dir = path.resolve().parent
+    for brand in config.brands:  # paths in source options: {state_dir}, $VARS, ~, relative
+        for options in brand.sources.values():
+            if isinstance(options.get("path"), str):
+                expanded = options["path"].replace("{state_dir}", state_dir)
+                expanded = os.path.expandvars(os.path.expanduser(expanded))
+                options["path"] = str((config_dir / expanded).resolve())
+    return config

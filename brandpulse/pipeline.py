@@ -1,0 +1,38 @@
+"""The steps the DAGs run, callable without Airflow (CLI, tests, notebooks).
+
+Each function reads its configuration at call time and returns a small
+JSON-serialisable value (safe as an XCom).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from brandpulse.config import load_config
+from brandpulse.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def prepare_indices() -> str:
+    """Install/upgrade index templates and aliases (idempotent)."""
+    from indexing.client import make_client
+    from indexing.templates import ensure_indices
+
+    settings = get_settings()
+    report = ensure_indices(make_client(settings), settings.indices)
+    log.info("indices: %s", report)
+    return str(report)
+
+
+def plan_pairs() -> list[dict[str, str]]:
+    """Every (brand, source) pair of the brands config, as small dicts."""
+    config = load_config()
+    return [{"brand": brand, "source": source} for brand, source in config.pairs()]
+
+
+def ingest_pair(brand: str, source: str, run_id: str | None = None) -> dict:
+    """Ingest one (brand, source) pair; returns the summary as a dict."""
+    from listeners.runner import run_ingest
+
+    return run_ingest(load_config(), brand, source, run_id=run_id).to_dict()

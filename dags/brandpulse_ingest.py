@@ -1,0 +1,59 @@
+"""Ingest DAG: for every (brand, source) in the brands config, fetch new
+mentions and write them raw to Elasticsearch (cursor moves after the ack).
+
+Wiring only: the logic lives in brandpulse.pipeline / listeners.runner, imported
+inside the tasks so that parsing this file stays cheap. XComs carry only pairs
+and counts; no files are shared between tasks (Local, Celery and Kubernetes
+executors run it unchanged).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import dag, task
+
+DEFAULT_ARGS = {
+    "owner": "brandpulse",
+    "retries": 3,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+@dag(
+    dag_id="brandpulse_ingest",
+    schedule=timedelta(minutes=15),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["brandpulse", "ingest"],
+    doc_md=__doc__,
+)
+def brandpulse_ingest():
+    @task
+    def prepare_indices() -> str:
+        from brandpulse.pipeline import prepare_indices
+
+        return prepare_indices()
+
+    @task
+    def plan_pairs() -> list[dict[str, str]]:
+        from brandpulse.pipeline import plan_pairs
+
+        return plan_pairs()
+
+    @task(max_active_tis_per_dagrun=4)
+    def ingest(pair: dict[str, str], run_id: str | None = None) -> dict:
+        from brandpulse.pipeline import ingest_pair
+
+        return ingest_pair(pair["brand"], pair["source"], run_id=run_id)
+
+    pairs = plan_pairs()
+    prepare_indices() >> pairs
+    ingest.expand(pair=pairs)
+
+
+brandpulse_ingest()

@@ -1,0 +1,81 @@
+"""The listener contract: fetch since a cursor -> batches of Mentions + next cursor."""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from brandpulse.mention import Mention
+
+if TYPE_CHECKING:
+    from brandpulse.config import Brand
+
+Cursor = dict[str, Any]
+"""JSON-serialisable connector state; stored durably per (brand, source)."""
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Input that could not become a Mention. Kept (quarantined), never dropped."""
+
+    reason: str
+    raw: str
+    location: str | None = None  # file path, URL, API endpoint
+    line: int | None = None
+
+
+@dataclass
+class Batch:
+    """What one fetch step yields. `cursor` is the state *after* this batch.
+
+    The runner writes `mentions` (and quarantines `rejects`) first and stores
+    `cursor` only once Elasticsearch has acknowledged them.
+    """
+
+    mentions: list[Mention]
+    cursor: Cursor
+    rejects: list[Reject] = field(default_factory=list)
+
+
+class ConnectorOptions(BaseModel):
+    """Base for each connector's options (the brand's `sources.<name>` mapping)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FatalSourceError(RuntimeError):
+    """An error retrying cannot fix (bad credentials, access level, bad query)."""
+
+
+class RetriableSourceError(RuntimeError):
+    """A transient error (rate limit, 5xx, network); the task may retry."""
+
+
+class Connector(ABC):
+    """One platform. Subclasses set `name`, `Options` and `fetch`."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[ConnectorOptions]] = ConnectorOptions
+    #: environment variables that must all be set (or an Airflow Connection of
+    #: the same purpose exists) for the connector to run; empty = none needed
+    credentials: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, brand: Brand, options: ConnectorOptions | dict[str, Any] | None = None):
+        self.brand = brand
+        if not isinstance(options, ConnectorOptions):
+            options = self.Options.model_validate(options or {})
+        self.options = options
+
+    def missing_credentials(self) -> list[str]:
+        """Names of required credentials that are not available."""
+        return [name for name in self.credentials if not os.environ.get(name)]
+
+    @abstractmethod
+    def fetch(self, cursor: Cursor | None, since: datetime | None = None) -> Iterator[Batch]:
+        """Yield batches of new mentions after `cursor` (or after `since` if no cursor)."""
