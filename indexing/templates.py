@@ -21,7 +21,7 @@ from brandpulse.settings import IndexNames
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = ("mentions", "quarantine", "state")
+TEMPLATES = ("mentions", "quarantine", "state", "alerts")
 
 
 def load_template(name: str, prefix: str) -> dict[str, Any]:
@@ -96,9 +96,13 @@ def ensure_indices(client: Elasticsearch, names: IndexNames) -> SetupReport:
             continue
         client.indices.put_index_template(name=template_name, **body)
         report.installed.append(template_name)
+        single = getattr(names, name)
+        if name != "mentions" and client.indices.exists(index=single):
+            # single-index kinds take additive mapping changes in place
+            client.indices.put_mapping(index=single, **body["template"]["mappings"])
         log.info("installed index template %s v%s", template_name, body["version"])
 
-    for index in (names.state, names.quarantine):
+    for index in (names.state, names.quarantine, names.alerts):
         if not client.indices.exists(index=index):
             client.options(ignore_status=400).indices.create(index=index)
 

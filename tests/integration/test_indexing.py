@@ -112,3 +112,21 @@ def test_quarantine_is_idempotent_and_keeps_raw_input(ready, settings, tmp_path)
     assert hits["total"]["value"] == 1
     assert len(hits["hits"][0]["_source"]["raw"]) >= 50_000
     assert not (tmp_path / "quarantine.jsonl").exists()
+
+
+def test_single_index_templates_upgrade_mappings_in_place(ready, settings, monkeypatch):
+    names = settings.indices
+    original = templates.load_template
+
+    def bumped(name, prefix):
+        body = original(name, prefix)
+        if name == "state":
+            body["version"] += 1
+            body["template"]["mappings"]["properties"]["added_later"] = {"type": "keyword"}
+        return body
+
+    monkeypatch.setattr(templates, "load_template", bumped)
+    report = ensure_indices(ready, names)
+    assert report.installed == [f"{names.prefix}-state"]
+    mapping = ready.indices.get_mapping(index=names.state)[names.state]["mappings"]
+    assert mapping["properties"]["added_later"] == {"type": "keyword"}
