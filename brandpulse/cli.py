@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alerts import cli as alerts_cli
 from brandpulse.config import BrandsConfig, ConfigError, load_config
 from brandpulse.settings import REPO_ROOT, get_settings
 
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 es_app = typer.Typer(help="The embedded Elasticsearch node (dev, tests, demo).", no_args_is_help=True)
 app.add_typer(es_app, name="es")
+app.add_typer(alerts_cli.app)  # eval-detector, detector-presets
 console = Console(stderr=True)
 out = Console()
 

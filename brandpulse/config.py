@@ -59,6 +59,14 @@ class Brand(_Strict):
     def title(self) -> str:
         return self.display_name or self.name
 
+    @field_validator("query")
+    @classmethod
+    def _parse_query(cls, value: str) -> str:
+        from listeners.query import parse_query
+
+        parse_query(value)  # QuerySyntaxError (a ValueError) points at the position
+        return value
+
     @field_validator("sources", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:

@@ -1,10 +1,12 @@
 """Bulk writes of mentions: streaming, retried on 429, idempotent by `_id`.
 
-Each chunk costs one `ids` lookup on the read alias plus one bulk request: a
-mention already stored in an older generation (after a rollover) is updated
-where it lives, so re-running the same input never duplicates a document.
-Raw writes are partial updates with `doc_as_upsert`, so a re-fetch refreshes
-the platform fields (engagement, text) and keeps what enrichment added.
+Each chunk costs one real-time multi-get over the read alias's indices plus
+one bulk request: a mention already stored in an older generation (after a
+rollover) is updated where it lives, so re-running the same input never
+duplicates a document, and its `brands` / `matched_terms` are merged with what
+is stored (a post found for two brands keeps both). Raw writes are partial
+updates with `doc_as_upsert`, so a re-fetch refreshes the platform fields
+(engagement, text) and keeps what enrichment added.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from brandpulse.mention import Mention
 from brandpulse.settings import IndexNames
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: fields owned by the enrichment step; a raw (re-)write never touches them
 ENRICHMENT_FIELDS = frozenset({"sentiment", "topics", "emotion", "enrichment"})
+#: list fields that accumulate across writes (one post can match several brands)
+MERGED_FIELDS = ("brands", "matched_terms")
 
 
 @dataclass
@@ -66,17 +70,33 @@ def _chunks(items: Iterable[Mention], size: int) -> Iterator[list[Mention]]:
 
 def existing_locations(client: Elasticsearch, names: IndexNames, ids: list[str]) -> dict[str, str]:
     """Concrete index of each id already stored (one search for the chunk)."""
+    return {doc_id: index for doc_id, (index, _) in _existing(client, names, ids).items()}
+
+
+def _existing(client: Elasticsearch, names: IndexNames, ids: list[str]) -> dict[str, tuple[str, dict]]:
+    """id -> (concrete index, stored brands/matched_terms) for ids already stored.
+
+    A real-time multi-get over every generation of the read alias (a search
+    would miss documents written since the last refresh)."""
     if not ids:
         return {}
-    found = client.search(
-        index=names.mentions,
-        query={"ids": {"values": ids}},
-        size=len(ids),
-        source=False,
-        ignore_unavailable=True,
-        allow_no_indices=True,
-    )
-    return {hit["_id"]: hit["_index"] for hit in found["hits"]["hits"]}
+    try:
+        indices = sorted(client.indices.get_alias(name=names.mentions))
+    except NotFoundError:
+        return {}
+    docs = [{"_index": index, "_id": doc_id} for index in indices for doc_id in ids]
+    found = client.mget(docs=docs, source_includes=list(MERGED_FIELDS), realtime=True)
+    return {doc["_id"]: (doc["_index"], doc.get("_source", {})) for doc in found["docs"] if doc.get("found")}
+
+
+def _merged(doc: dict, stored: dict | None) -> dict:
+    """A post found for brand A, then for brand B, keeps both (and both term lists)."""
+    if stored:
+        for name in MERGED_FIELDS:
+            old = stored.get(name) or []
+            if old:
+                doc[name] = list(dict.fromkeys([*old, *doc.get(name, [])]))
+    return doc
 
 
 def _dedupe(chunk: list[Mention]) -> list[Mention]:
@@ -100,13 +120,13 @@ def write_mentions(
     total = WriteResult()
     for chunk in _chunks(mentions, chunk_size):
         chunk = _dedupe(chunk)
-        where = existing_locations(client, names, [m.id for m in chunk])
+        stored = _existing(client, names, [m.id for m in chunk])
         actions = [
             {
                 "_op_type": "update",
-                "_index": where.get(m.id, names.mentions_write),
+                "_index": stored[m.id][0] if m.id in stored else names.mentions_write,
                 "_id": m.id,
-                "doc": raw_document(m),
+                "doc": _merged(raw_document(m), stored[m.id][1] if m.id in stored else None),
                 "doc_as_upsert": True,
             }
             for m in chunk

@@ -10,6 +10,11 @@ from listeners.base import Connector, ConnectorOptions
 
 _BUILTINS: dict[str, str] = {
     "file": "listeners.file_source:FileConnector",
+    "x": "listeners.x_source:XConnector",
+    "reddit": "listeners.reddit_source:RedditConnector",
+    "mastodon": "listeners.mastodon_source:MastodonConnector",
+    "bluesky": "listeners.bluesky_source:BlueskyConnector",
+    "hackernews": "listeners.hackernews_source:HackerNewsConnector",
 }
 
 

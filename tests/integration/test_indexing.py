@@ -130,3 +130,19 @@ def test_single_index_templates_upgrade_mappings_in_place(ready, settings, monke
     assert report.installed == [f"{names.prefix}-state"]
     mapping = ready.indices.get_mapping(index=names.state)[names.state]["mappings"]
     assert mapping["properties"]["added_later"] == {"type": "keyword"}
+
+
+def test_a_post_found_for_two_brands_keeps_both(ready, settings):
+    names = settings.indices
+    [m] = mentions(1)
+    write_mentions(ready, names, [m.model_copy(update={"brands": ["acme"], "matched_terms": ["acme"]})])
+    write_mentions(
+        ready,
+        names,
+        [m.model_copy(update={"brands": ["globex"], "matched_terms": ["#globex"]})],
+        refresh=True,
+    )
+    source = ready.get(index=names.mentions_write, id=m.id)["_source"]
+    assert source["brands"] == ["acme", "globex"]
+    assert source["matched_terms"] == ["acme", "#globex"]
+    assert count_mentions(ready, names, "acme") == count_mentions(ready, names, "globex") == 1

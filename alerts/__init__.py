@@ -1,0 +1,1 @@
+"""Negative-spike alerts: detector, NAB evaluation, episodes, e-mail and delivery."""

@@ -1,0 +1,221 @@
+"""Bluesky through the atproto client: `app.bsky.feed.searchPosts` (sort=latest).
+
+searchPosts has no OR, so the brand query becomes one search per alternative
+(see `compile_bluesky`); each has its own newest-first `Sweep` cursor over the
+post's sort time (the earlier of createdAt and indexedAt, as the server sorts),
+paged with the API cursor within a run and `since`/`until` across runs.
+
+Credentials are optional: without them the public AppView is used
+(https://public.api.bsky.app, which may refuse search to anonymous callers);
+with BLUESKY_HANDLE + BLUESKY_APP_PASSWORD the client logs in to the PDS and
+searches there. A 429 waits for the `ratelimit-reset` header.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from brandpulse.mention import Author, Engagement, Kind, Mention, Thread
+from listeners.api_connector import ApiConnector, ApiOptions, iso, parse_iso
+from listeners.base import Batch, Cursor, FatalSourceError, Reject
+from listeners.credentials import Secret
+from listeners.query import compile_bluesky
+from listeners.registry import registry
+from listeners.retry import RateLimited, Transient, Verdict
+from listeners.sweep import Sweep
+
+log = logging.getLogger(__name__)
+
+PUBLIC_APPVIEW = "https://public.api.bsky.app"
+QUOTE_EMBEDS = ("app.bsky.embed.record", "app.bsky.embed.recordWithMedia")
+
+
+class BlueskyOptions(ApiOptions):
+    service_url: str = Field(default=PUBLIC_APPVIEW, description="AppView used without login")
+    pds_url: str = Field(default="https://bsky.social", description="PDS used with login")
+    page_size: int = Field(default=100, ge=1, le=100)
+    max_pages: int = Field(default=50, ge=1, description="per search per run")
+
+
+def micros(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+def from_micros(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1_000_000, UTC)
+
+
+def post_url(handle: str | None, did: str, uri: str) -> str:
+    """https://bsky.app/profile/<handle or DID>/post/<rkey>."""
+    who = handle if handle and handle != "handle.invalid" else did
+    return f"https://bsky.app/profile/{who}/post/{uri.rsplit('/', 1)[-1]}"
+
+
+class BlueskyConnector(ApiConnector):
+    """searchPosts per brand through the atproto client."""
+
+    name = "bluesky"
+    Options = BlueskyOptions
+    options: BlueskyOptions
+    secrets: ClassVar[tuple[Secret, ...]] = (
+        Secret("BLUESKY_HANDLE", "brandpulse_bluesky", "login", required=False),
+        Secret("BLUESKY_APP_PASSWORD", "brandpulse_bluesky", "password", required=False),
+    )
+
+    def missing_credentials(self) -> list[str]:
+        values = [self.secret(s.env) for s in self.secrets]
+        if any(v is None for v in values) and any(v is not None for v in values):
+            return [s.describe() for s, v in zip(self.secrets, values, strict=True) if v is None]
+        return []
+
+    def searches(self) -> list[dict[str, str]]:
+        return [{"q": self.options.query}] if self.options.query else compile_bluesky(self.query)
+
+    def _client(self) -> Any:
+        from atproto import Client
+
+        handle, password = self.secret("BLUESKY_HANDLE"), self.secret("BLUESKY_APP_PASSWORD")
+        if handle is None or password is None:
+            return Client(base_url=self.options.service_url)
+        client = Client(base_url=self.options.pds_url)
+        login, secret = handle.get_secret_value(), password.get_secret_value()
+        self._call(lambda: client.login(login, secret, fetch_bsky_profile=False), "login")
+        return client
+
+    def fetch(self, cursor: Cursor | None, since: datetime | None = None) -> Iterator[Batch]:
+        client = self._client()
+        previous = (cursor or {}).get("searches") or {}
+        plan = {_key(p): p for p in self.searches()}
+        sweeps = {k: Sweep.from_json(previous.get(k)) for k in plan}
+
+        def snapshot() -> Cursor:
+            return {"searches": {k: s.to_json() for k, s in sweeps.items()}}
+
+        seen: set[str] = set()
+        for key, params in plan.items():
+            sweep = sweeps[key]
+            sweep.start(floor=int(self.start_time(since).timestamp()))
+            yield from self._sweep(client, params, sweep, seen, snapshot)
+        self.log_stats()
+
+    def _sweep(
+        self,
+        client: Any,
+        search: dict[str, str],
+        sweep: Sweep,
+        seen: set[str],
+        snapshot: Any,
+    ) -> Iterator[Batch]:
+        params: dict[str, Any] = {**search, "sort": "latest", "limit": self.options.page_size}
+        floor = datetime.fromtimestamp(sweep.floor or 0, UTC)
+        params["since"] = iso(from_micros(sweep.high.key) if sweep.high is not None else floor)
+        if sweep.low is not None:  # resume below what an earlier run yielded (until is exclusive)
+            params["until"] = iso(from_micros(sweep.low.key) + timedelta(milliseconds=1))
+        finished = False
+        for _ in range(self.options.max_pages):
+            response = self._call(lambda p=dict(params): client.app.bsky.feed.search_posts(p), "searchPosts")
+            keyed = [(self._sort_key(p), p) for p in response.posts]
+            posts = sorted(keyed, key=lambda kp: kp[0], reverse=True)
+            mentions: list[Mention] = []
+            rejects: list[Reject] = []
+            taken = 0
+            for key, post in posts:
+                if not sweep.pending(key, post.uri):
+                    continue
+                sweep.took(key, post.uri)
+                taken += 1
+                if post.uri in seen:
+                    continue
+                seen.add(post.uri)
+                built = self._to_mention(post)
+                if isinstance(built, Mention):
+                    mentions.append(built)
+                elif isinstance(built, Reject):
+                    rejects.append(built)
+            if taken:
+                yield Batch(mentions, snapshot(), rejects)
+            if not response.cursor or not response.posts:
+                finished = True
+                break
+            params["cursor"] = response.cursor
+        if finished:
+            sweep.finish()
+        yield Batch([], snapshot())
+
+    @staticmethod
+    def _sort_key(post: Any) -> int:
+        moments = [parse_iso(post.indexed_at), parse_iso(getattr(post.record, "created_at", None))]
+        known = [m for m in moments if m is not None]
+        return micros(min(known)) if known else 0
+
+    def _to_mention(self, post: Any) -> Mention | Reject | None:
+        record = post.record
+        author = post.author
+        reply = getattr(record, "reply", None)
+        embed = getattr(record, "embed", None)
+        embed_type = getattr(embed, "py_type", None)
+        if embed_type is None and isinstance(embed, dict):
+            embed_type = embed.get("$type")
+        kind: Kind = "reply" if reply else "quote" if embed_type in QUOTE_EMBEDS else "post"
+        langs = getattr(record, "langs", None) or []
+        url = post_url(author.handle, author.did, post.uri)
+        created = parse_iso(getattr(record, "created_at", None))
+        indexed = parse_iso(post.indexed_at)
+        return self.build(
+            post.model_dump(mode="json", by_alias=True),
+            native_id=post.uri,
+            text=getattr(record, "text", None),
+            created_at=created if created is not None and created <= (indexed or created) else indexed,
+            lang_hint=langs[0] if langs else None,
+            location=url,
+            url=url,
+            kind=kind,
+            author=Author(id=author.did, handle=author.handle, display_name=author.display_name or None),
+            engagement=Engagement(likes=post.like_count, reposts=post.repost_count, replies=post.reply_count),
+            thread=Thread(
+                conversation_id=reply.root.uri if reply else None,
+                parent_id=reply.parent.uri if reply else None,
+            ),
+        )
+
+    def _call(self, fn: Any, what: str) -> Any:
+        from atproto_client.exceptions import BadRequestError, UnauthorizedError
+
+        try:
+            return self.retry.call(fn, self._classify, f"bluesky {what}")
+        except UnauthorizedError as exc:
+            anonymous = self.secret("BLUESKY_HANDLE") is None
+            hint = (
+                "the public AppView refused anonymous search: set BLUESKY_HANDLE and "
+                "BLUESKY_APP_PASSWORD (an app password) or the brandpulse_bluesky Connection"
+                if anonymous
+                else "check BLUESKY_HANDLE / BLUESKY_APP_PASSWORD (use an app password)"
+            )
+            raise FatalSourceError(f"Bluesky {what} refused ({exc}): {hint}") from None
+        except BadRequestError as exc:
+            raise FatalSourceError(f"Bluesky {what} rejected the request: {exc}") from None
+
+    def _classify(self, exc: BaseException) -> Verdict:
+        from atproto_client.exceptions import NetworkError, RateLimitExceededError, RequestException
+
+        if isinstance(exc, RateLimitExceededError):
+            headers = exc.response.headers if exc.response is not None else {}
+            reset = headers.get("ratelimit-reset")
+            return RateLimited(float(reset) if reset else None)
+        if isinstance(exc, NetworkError):
+            return Transient()
+        if isinstance(exc, RequestException) and exc.response is not None and exc.response.status_code >= 500:
+            return Transient()
+        return None
+
+
+def _key(params: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+
+
+registry.register(BlueskyConnector)

@@ -1,0 +1,184 @@
+"""Hacker News through the Algolia HN Search API (`search_by_date`), with requests.
+
+Stories and comments, newest first. The brand query becomes one Algolia query
+per alternative (Algolia has no OR/NOT in the query string; see `compile_hn`).
+Each query has a newest-first `Sweep` cursor on `created_at_i`: the window is
+narrowed with `numericFilters=created_at_i>=…,created_at_i<=…` page after page
+instead of paging by number, so a backfill is not capped at Algolia's 1,000
+hits. HTML (comments, Ask HN texts) becomes plain text with entities decoded.
+
+No credentials. Algolia allows about 10,000 requests per hour per IP; a 429 or
+5xx is retried with backoff (Retry-After honoured when given).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from brandpulse.mention import Author, Engagement, Mention, Thread
+from listeners.api_connector import ApiConnector, ApiOptions, html_to_text
+from listeners.base import Batch, Cursor, FatalSourceError, Reject
+from listeners.query import compile_hn
+from listeners.registry import registry
+from listeners.retry import RateLimited, Transient, Verdict
+from listeners.sweep import Sweep
+
+log = logging.getLogger(__name__)
+
+HN_ITEM = "https://news.ycombinator.com/item?id={}"
+
+
+class HackerNewsOptions(ApiOptions):
+    base_url: str = "https://hn.algolia.com/api/v1"
+    tags: list[Literal["story", "comment"]] = Field(
+        default_factory=lambda: ["story", "comment"], min_length=1
+    )
+    page_size: int = Field(default=100, ge=1, le=1000)
+    max_pages: int = Field(default=100, ge=1, description="per query per run")
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
+class HackerNewsConnector(ApiConnector):
+    """Algolia `search_by_date` over stories and comments."""
+
+    name = "hackernews"
+    Options = HackerNewsOptions
+    options: HackerNewsOptions
+
+    def queries(self) -> list[str]:
+        return [self.options.query] if self.options.query else compile_hn(self.query)
+
+    def fetch(self, cursor: Cursor | None, since: datetime | None = None) -> Iterator[Batch]:
+        import requests
+
+        previous = (cursor or {}).get("queries") or {}
+        plan = self.queries()
+        sweeps = {q: Sweep.from_json(previous.get(q)) for q in plan}
+
+        def snapshot() -> Cursor:
+            return {"queries": {q: s.to_json() for q, s in sweeps.items()}}
+
+        seen: set[str] = set()
+        with requests.Session() as session:
+            session.headers["User-Agent"] = "brandpulse-social-listening"
+            for query in plan:
+                sweep = sweeps[query]
+                sweep.start(floor=int(self.start_time(since).timestamp()))
+                yield from self._sweep(session, query, sweep, seen, snapshot)
+        self.log_stats()
+
+    def _sweep(
+        self, session: Any, query: str, sweep: Sweep, seen: set[str], snapshot: Any
+    ) -> Iterator[Batch]:
+        tags = self.options.tags
+        finished = False
+        page_no, last_low = 0, None
+        for _ in range(self.options.max_pages):
+            lower = sweep.high.key if sweep.high is not None else (sweep.floor or 0)
+            filters = [f"created_at_i>={lower}"]
+            if sweep.low is not None:
+                filters.append(f"created_at_i<={sweep.low.key}")
+                if sweep.low.key != last_low:
+                    page_no, last_low = 0, sweep.low.key
+            params = {
+                "query": query,
+                "tags": tags[0] if len(tags) == 1 else f"({','.join(tags)})",
+                "numericFilters": ",".join(filters),
+                "hitsPerPage": self.options.page_size,
+                "page": page_no,
+            }
+            body = self._get(session, params)
+            hits = sorted(body.get("hits") or [], key=lambda h: int(h.get("created_at_i") or 0), reverse=True)
+            mentions: list[Mention] = []
+            rejects: list[Reject] = []
+            taken = 0
+            for hit in hits:
+                key, item_id = int(hit.get("created_at_i") or 0), str(hit.get("objectID"))
+                if not sweep.pending(key, item_id):
+                    continue
+                sweep.took(key, item_id)
+                taken += 1
+                if item_id in seen:
+                    continue
+                seen.add(item_id)
+                built = self._to_mention(hit)
+                if isinstance(built, Mention):
+                    mentions.append(built)
+                elif isinstance(built, Reject):
+                    rejects.append(built)
+            if taken:
+                yield Batch(mentions, snapshot(), rejects)
+            if len(hits) < self.options.page_size:
+                finished = True  # the window below `low` is exhausted
+                break
+            if not taken:  # a full page of already-seen hits at one second: page on
+                page_no += 1
+        if finished:
+            sweep.finish()
+        yield Batch([], snapshot())
+
+    def _get(self, session: Any, params: dict[str, Any]) -> dict:
+        import requests
+
+        url = f"{self.options.base_url.rstrip('/')}/search_by_date"
+
+        def call() -> dict:
+            response = session.get(url, params=params, timeout=self.options.timeout_s)
+            response.raise_for_status()
+            return response.json()
+
+        try:
+            return self.retry.call(call, self._classify, "hackernews search_by_date")
+        except requests.HTTPError as exc:
+            raise FatalSourceError(
+                f"HN Algolia refused the request ({exc.response.status_code}): {exc.response.text[:200]}"
+            ) from None
+
+    def _classify(self, exc: BaseException) -> Verdict:
+        import requests
+
+        if isinstance(exc, requests.HTTPError):
+            status = exc.response.status_code
+            if status == 429:
+                after = exc.response.headers.get("Retry-After")
+                return RateLimited(self.retry.clock() + float(after) if after and after.isdigit() else None)
+            return Transient() if status >= 500 else None
+        if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+            return Transient()
+        return None
+
+    def _to_mention(self, hit: dict) -> Mention | Reject | None:
+        tags = hit.get("_tags") or []
+        is_comment = "comment" in tags
+        if is_comment:
+            text = html_to_text(hit.get("comment_text"))
+        else:
+            title = (hit.get("title") or "").strip()
+            body = html_to_text(hit.get("story_text"))
+            text = "\n\n".join(part for part in (title, body) if part)
+        item_id = str(hit.get("objectID"))
+        url = HN_ITEM.format(item_id)
+        created = hit.get("created_at_i")
+        return self.build(
+            hit,
+            native_id=item_id,
+            text=text,
+            created_at=datetime.fromtimestamp(int(created), UTC) if created else hit.get("created_at"),
+            location=url,
+            url=url,
+            kind="comment" if is_comment else "post",
+            author=Author(id=hit.get("author"), handle=hit.get("author")),
+            engagement=Engagement(score=hit.get("points"), replies=hit.get("num_comments")),
+            thread=Thread(
+                conversation_id=str(hit["story_id"]) if hit.get("story_id") else item_id,
+                parent_id=str(hit["parent_id"]) if hit.get("parent_id") else None,
+            ),
+        )
+
+
+registry.register(HackerNewsConnector)

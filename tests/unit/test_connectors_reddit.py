@@ -1,0 +1,180 @@
+"""Reddit connector through praw/prawcore against a `responses` stub of Reddit's OAuth API."""
+
+import time
+
+import pytest
+from pydantic import ValidationError
+
+from brandpulse.config import Brand
+from listeners import credentials
+from listeners.base import FatalSourceError
+from listeners.reddit_source import RedditConnector, RedditOptions
+from tests.fixtures.common import NOW, FakeClock, drain, matches_acme, matching
+from tests.fixtures.reddit_api import RedditStub
+
+UA = "linux:brandpulse-tests:0.1 (by /u/brandpulse)"
+
+
+@pytest.fixture(autouse=True)
+def reddit_env(monkeypatch):
+    monkeypatch.setattr(credentials, "airflow_configured", lambda: False)
+    monkeypatch.setenv("REDDIT_CLIENT_ID", "SCRUBBED-client-id")
+    monkeypatch.setenv("REDDIT_CLIENT_SECRET", "SCRUBBED-client-secret")
+
+
+@pytest.fixture(autouse=True)
+def library_sleeps(monkeypatch):
+    """prawcore sleeps with time.sleep (rate limiter, its own 5xx retries): record, never sleep."""
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    return slept
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+def connector(clock, query="acme", **options):
+    options = {"user_agent": UA, "subreddits": ["gadgets"], **options}
+    return RedditConnector(Brand(name="acme", query=query), options, retry=clock.policy())
+
+
+def test_documented_listings_with_deleted_and_removed_content(clock):
+    with RedditStub() as stub:
+        stub.add_payload_things()
+        c = connector(clock)
+        run = drain(c)
+    by_id = {m.native_id: m for m in run.mentions}
+    review = by_id["t3_1cq0a01"]
+    assert (
+        review.text
+        == "Acme widget v2 review: café-grade build ☕\n\nSix months in, the Acme widget still works."
+    )
+    assert review.kind == "post" and review.url.startswith(
+        "https://www.reddit.com/r/gadgets/comments/1cq0a01/"
+    )
+    assert review.author.handle == "widget_fan" and review.author.id == "t2_abc123"
+    assert review.engagement.score == 57 and review.engagement.replies == 12
+    assert review.thread.subreddit == "gadgets"
+    removed_body = by_id["t3_1cq0a00"]  # body removed by moderators, the title still matches
+    assert removed_body.text == "Acme support deleted my thread?"
+    assert removed_body.author.handle == "[deleted]" and removed_body.author.id is None
+    comment = by_id["t1_l2x0b01"]
+    assert comment.kind == "comment" and comment.text == "My Acme widget died after a week 😡"
+    assert comment.thread.parent_id == "t3_1cq0a01" and comment.thread.conversation_id == "t3_1cq0a01"
+    assert "t1_l2x0b00" not in by_id  # a removed comment has no text left to check
+    (reject,) = run.rejects  # deleted body, title alone no longer matches: quarantined, not dropped
+    assert "[deleted]" in reject.reason and "t3_1cq09zz" in reject.raw
+    assert c.stats["comment body removed (not checkable)"] == 1
+
+
+def test_search_and_comments_paginate_with_after(clock):
+    with RedditStub(posts=250, comments=120) as stub:
+        run = drain(connector(clock))
+    listings = [r for r in stub.requests if "what" in r]
+    searches = [r for r in listings if r["what"] == "search"]
+    comments = [r for r in listings if r["what"] == "comments"]
+    assert len(searches) == 3 and len(comments) == 2
+    assert [r["params"].get("after") for r in searches] == [None, "t3_p000151", "t3_p000051"]
+    first = searches[0]["params"]
+    assert (first["q"], first["sort"], first["restrict_sr"], first["limit"]) == ("acme", "new", "True", "100")
+    assert all(r["subs"] == "gadgets" for r in listings)
+    assert all(UA in r["headers"]["User-Agent"] for r in listings)
+    assert all(r["headers"]["Authorization"] == "bearer SCRUBBED-reddit-app-token" for r in listings)
+    want = {p["name"] for p in stub.posts if matches_acme(p["title"])}
+    want |= {c["name"] for c in stub.comments if matches_acme(c["body"])}
+    ids = [m.native_id for m in run.mentions]
+    assert len(ids) == len(set(ids)) and set(ids) == want
+
+
+def test_all_of_reddit_without_subreddits_and_no_comment_listing(clock):
+    with RedditStub(posts=5, subreddit="other") as stub:
+        run = drain(connector(clock, subreddits=[]))
+    assert {r["subs"] for r in stub.requests if "subs" in r} == {"all"}
+    assert len(run.mentions) == matching(5)
+
+
+def test_restart_resumes_below_the_last_yielded_post(clock):
+    with RedditStub(posts=250) as stub:
+        first = drain(connector(clock, comments=False), batches=1)
+        sweep = first.cursor["listings"]["search:acme"]
+        assert sweep["in_progress"] and sweep["extra"]["after"] == "t3_p000151"
+        rest = drain(connector(clock, comments=False), cursor=first.cursor)
+        assert [r["params"].get("after") for r in stub.requests if "what" in r][1] == "t3_p000151"
+        ids = [m.native_id for m in first.mentions + rest.mentions]
+        assert len(ids) == len(set(ids))
+        assert set(ids) == {p["name"] for p in stub.posts if matches_acme(p["title"])}
+        stub.add_post("acme is back 🎸", at=NOW + 30)
+        later = drain(connector(clock, comments=False), cursor=rest.cursor)
+        assert [m.text for m in later.mentions] == ["acme is back 🎸"]
+
+
+def test_a_vanished_resume_point_restarts_from_the_top_without_repeats(clock):
+    with RedditStub(posts=150) as stub:
+        first = drain(connector(clock, comments=False), batches=1)
+        stub.posts = [
+            p for p in stub.posts if p["name"] != first.cursor["listings"]["search:acme"]["extra"]["after"]
+        ]
+        rest = drain(connector(clock, comments=False), cursor=first.cursor)
+    ids = [m.native_id for m in first.mentions + rest.mentions]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {p["name"] for p in stub.posts if matches_acme(p["title"])} | {
+        m.native_id for m in first.mentions
+    }
+
+
+def test_praw_rate_limiter_paces_requests_from_the_headers(clock, library_sleeps):
+    with RedditStub(posts=150) as stub:
+        stub.ratelimit = {"x-ratelimit-remaining": "0", "x-ratelimit-used": "600", "x-ratelimit-reset": "42"}
+        drain(connector(clock, comments=False))
+    waits = [s for s in library_sleeps if s > 1]
+    assert waits and all(40 < s <= 42 for s in waits)  # praw waited for the window reset (not for real)
+
+
+def test_429_waits_for_the_reset_on_our_clock(clock):
+    with RedditStub(posts=20) as stub:
+        stub.forced.add(429, {"message": "Too Many Requests", "error": 429}, {"x-ratelimit-reset": "37"})
+        run = drain(connector(clock, comments=False))
+    assert clock.sleeps == [38.0]
+    assert len(run.mentions) == len([p for p in stub.posts if matches_acme(p["title"])])
+
+
+def test_5xx_is_retried(clock, library_sleeps):
+    with RedditStub(posts=20) as stub:
+        stub.forced.add(503, {"message": "Service Unavailable"}, times=2)
+        run = drain(connector(clock, comments=False))
+    assert len(run.mentions) == matching(20)
+    assert library_sleeps  # prawcore's own retry backoff (recorded, not slept)
+
+
+def test_bad_client_credentials_are_fatal(clock):
+    with RedditStub(posts=5) as stub:
+        stub.token_forced.add(401, {"message": "Unauthorized", "error": 401})
+        with pytest.raises(FatalSourceError, match="REDDIT_CLIENT_ID"):
+            drain(connector(clock))
+
+
+@pytest.mark.parametrize(("status", "says"), [(403, "refused access"), (404, "not found")])
+def test_listing_access_errors_are_fatal(clock, status, says):
+    with RedditStub(posts=5) as stub:
+        stub.forced.add(status, {"message": "x", "error": status})
+        with pytest.raises(FatalSourceError, match=says):
+            drain(connector(clock))
+
+
+def test_options_require_a_user_agent_and_valid_subreddit_names():
+    with pytest.raises(ValidationError, match="user_agent"):
+        RedditOptions.model_validate({"subreddits": ["gadgets"]})
+    with pytest.raises(ValidationError, match="not a subreddit name"):
+        RedditOptions.model_validate({"user_agent": UA, "subreddits": ["no spaces allowed"]})
+    assert RedditOptions.model_validate({"user_agent": UA, "subreddits": ["r/Gadgets"]}).subreddits == [
+        "Gadgets"
+    ]
+
+
+def test_missing_credentials_name_both_variables(monkeypatch):
+    monkeypatch.delenv("REDDIT_CLIENT_ID")
+    monkeypatch.delenv("REDDIT_CLIENT_SECRET")
+    c = RedditConnector(Brand(name="acme", query="acme"), {"user_agent": UA})
+    assert [m.split()[0] for m in c.missing_credentials()] == ["REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET"]
