@@ -29,6 +29,8 @@ app = typer.Typer(
 es_app = typer.Typer(help="The embedded Elasticsearch node (dev, tests, demo).", no_args_is_help=True)
 app.add_typer(es_app, name="es")
 app.add_typer(alerts_cli.app)  # eval-detector, detector-presets
+alerts_app = typer.Typer(help="Negative-spike alerts.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
 console = Console(stderr=True)
 out = Console()
 
@@ -249,6 +251,27 @@ def print_counts() -> dict:
         out.print(table)
     out.print(f"quarantined records: {quarantine_count(client, settings.indices):,}")
     return data
+
+
+@alerts_app.command("check")
+def alerts_check(
+    brand: Annotated[str | None, typer.Option("--brand", "-b", help="one brand (default: all)")] = None,
+    at: Annotated[datetime | None, typer.Option(help="judge buckets up to this time (default: now)")] = None,
+    catch_up_hours: Annotated[float, typer.Option(help="judge at most this far back")] = 24,
+    config: ConfigOpt = None,
+) -> None:
+    """Judge new buckets, advance alert episodes, send what is due (like the DAG)."""
+    from datetime import UTC, timedelta
+
+    from alerts.check import check_alerts
+
+    cfg = _config(config)
+    when = (at or datetime.now(UTC)).replace(tzinfo=(at.tzinfo if at and at.tzinfo else UTC))
+    for s in check_alerts(cfg, when, brand, catch_up=timedelta(hours=catch_up_hours)):
+        out.print(
+            f"{s.brand}: {s.evaluated} buckets judged, {s.fired} anomalous, "
+            f"opened {', '.join(s.opened) or 'none'}; sent {len(s.sent)}, unsent {len(s.unsent)}"
+        )
 
 
 @app.command("airflow-env")

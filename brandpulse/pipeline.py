@@ -36,3 +36,15 @@ def ingest_pair(brand: str, source: str, run_id: str | None = None) -> dict:
     from listeners.runner import run_ingest
 
     return run_ingest(load_config(), brand, source, run_id=run_id).to_dict()
+
+
+def brand_names() -> list[str]:
+    return [b.name for b in load_config().brands]
+
+
+def check_alerts_for(brand: str, at, run_id: str | None = None) -> dict:
+    """Alerts check of one brand at the end of a data interval."""
+    from alerts.check import check_alerts
+
+    [summary] = check_alerts(load_config(), at, brand, run_id=run_id)
+    return summary.to_dict()

@@ -1,0 +1,71 @@
+"""Per-bucket negative and total counts of one brand, from date_histogram aggregations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+from elasticsearch import Elasticsearch
+
+from brandpulse.settings import IndexNames
+
+NEGATIVE = {"term": {"sentiment.label": "negative"}}
+SCORED = {"exists": {"field": "sentiment.label"}}
+
+
+def floor_bucket(at: datetime, minutes: int) -> datetime:
+    """Start of the bucket containing `at` (buckets are aligned to UTC midnight)."""
+    midnight = at.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + timedelta(minutes=((at - midnight) // timedelta(minutes=minutes)) * minutes)
+
+
+def fetch_series(
+    client: Elasticsearch,
+    names: IndexNames,
+    brand: str,
+    start: datetime,
+    end: datetime,
+    bucket_minutes: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(negatives, totals) per bucket over [start, end): one aggregation request.
+
+    Totals count only mentions that have a sentiment, so the negative share is
+    not diluted by posts that are not enriched yet."""
+    n = int((end - start) / timedelta(minutes=bucket_minutes))
+    result = client.search(
+        index=names.mentions,
+        size=0,
+        query={
+            "bool": {
+                "filter": [
+                    {"term": {"brands": brand}},
+                    {"range": {"created_at": {"gte": start.isoformat(), "lt": end.isoformat()}}},
+                    SCORED,
+                ]
+            }
+        },
+        aggs={
+            "buckets": {
+                "date_histogram": {
+                    "field": "created_at",
+                    "fixed_interval": f"{bucket_minutes}m",
+                    "min_doc_count": 0,
+                    "extended_bounds": {
+                        "min": start.isoformat(),
+                        "max": (end - timedelta(seconds=1)).isoformat(),
+                    },
+                },
+                "aggs": {"negative": {"filter": NEGATIVE}},
+            }
+        },
+        ignore_unavailable=True,
+    )
+    negatives, totals = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    width_ms = bucket_minutes * 60_000
+    origin_ms = int(start.timestamp() * 1000)
+    for bucket in result.get("aggregations", {}).get("buckets", {}).get("buckets", []):
+        i = (int(bucket["key"]) - origin_ms) // width_ms
+        if 0 <= i < n:
+            totals[i] = bucket["doc_count"]
+            negatives[i] = bucket["negative"]["doc_count"]
+    return negatives, totals

@@ -1,0 +1,147 @@
+"""The alerts check against the real node and a real SMTP server on 127.0.0.1."""
+
+import email
+import random
+import socket
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from elasticsearch import helpers
+
+from alerts.check import check_brand
+from alerts.notifiers import SmtpConfig, SmtpNotifier
+from alerts.store import AlertStore
+from brandpulse.config import Brand
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 10, 20, tzinfo=UTC)
+SPIKE = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
+
+
+class Sink:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield sink, controller.port
+    controller.stop()
+
+
+def notifier(port, retries=0):
+    return SmtpNotifier(
+        SmtpConfig(
+            host="127.0.0.1",
+            port=port,
+            security="none",
+            retries=retries,
+            backoff_s=0,
+            sender="alerts@brandpulse.test",
+        )
+    )
+
+
+def docs(prefix):
+    """14 days of steady chatter about acme, then a burst of negative posts."""
+    rng = random.Random(1)
+    at, i = START, 0
+    while at < SPIKE + timedelta(hours=3):
+        spike = SPIKE <= at < SPIKE + timedelta(hours=2)
+        for _ in range(rng.randint(4, 8) + (25 if spike else 0)):
+            i += 1
+            label = "negative" if spike or rng.random() < 0.15 else "neutral"
+            text = "<b>parcel lost</b> acme never arrived" if spike else "acme is fine"
+            yield {
+                "_index": f"{prefix}-mentions-write",
+                "_id": f"x:{i}",
+                "_source": {
+                    "id": f"x:{i}",
+                    "platform": "x",
+                    "native_id": str(i),
+                    "kind": "post",
+                    "created_at": (at + timedelta(seconds=rng.randrange(900))).isoformat(),
+                    "brands": ["acme"],
+                    "text": f"{text} {i}",
+                    "author": {"handle": f"user{i}"},
+                    "engagement": {"likes": rng.randrange(50), "reposts": rng.randrange(5)},
+                    "url": f"https://x.com/i/web/status/{i}",
+                    "sentiment": {"label": label, "score": 0.9, "model": "test", "model_version": "1"},
+                },
+            }
+        at += timedelta(minutes=15)
+
+
+@pytest.fixture
+def brand(ready, settings):
+    helpers.bulk(ready, docs(settings.index_prefix), chunk_size=2000, refresh=True)
+    return Brand(
+        name="acme",
+        display_name="Acme <Bikes>",
+        query="acme",
+        alerts={"recipients": ["cm@acme.test"], "min_negative": 5},
+    )
+
+
+def test_spike_opens_one_episode_and_one_email_and_reruns_send_nothing(brand, ready, settings, smtp):
+    sink, port = smtp
+    at = SPIKE + timedelta(hours=2)
+    kwargs = {
+        "client": ready,
+        "settings": settings,
+        "notifiers": [notifier(port)],
+        "kibana_url": "http://kibana.test:5601",
+        "catch_up": timedelta(days=2),
+    }
+    assert not check_brand(brand, SPIKE - timedelta(hours=1), **kwargs).opened  # the scheduler's last run
+    summary = check_brand(brand, at, **kwargs)
+    assert len(summary.opened) == 1 and summary.sent and not summary.unsent
+    [episode] = AlertStore(ready, settings.indices).episodes("acme")
+    assert SPIKE <= episode.opened_at <= SPIKE + timedelta(minutes=30)  # within 2 buckets
+    assert len(sink.messages) == len(summary.sent)
+    message = sink.messages[0]
+    assert "Acme" in message["Subject"]
+    html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_payload(decode=True)
+    assert b"&lt;b&gt;parcel lost&lt;/b&gt;" in html and b"<b>parcel lost</b>" not in html
+    assert b"kibana.test" in html
+    assert any(p.get_content_type() == "image/png" for p in message.walk())
+
+    again = check_brand(brand, at, **kwargs)
+    assert again.evaluated == 0 and not again.sent and len(sink.messages) == len(summary.sent)
+
+
+def test_failed_delivery_stays_unsent_and_is_retried_next_run(brand, ready, settings, smtp):
+    sink, port = smtp
+    at = SPIKE + timedelta(hours=1)
+    common = {"client": ready, "settings": settings, "catch_up": timedelta(days=2)}
+    check_brand(brand, SPIKE - timedelta(hours=1), notifiers=[], **common)
+    down = check_brand(brand, at, notifiers=[notifier(free_port())], **common)
+    assert down.opened and down.unsent and not down.sent
+    store = AlertStore(ready, settings.indices)
+    assert [e.id for e in store.with_pending("acme")] == down.opened
+    up = check_brand(brand, at + timedelta(minutes=15), notifiers=[notifier(port)], **common)
+    assert up.sent and not store.with_pending("acme")
+    assert len(sink.messages) == len(up.sent)
+
+
+def test_catch_up_after_downtime_judges_each_missed_bucket_once(brand, ready, settings):
+    common = {"client": ready, "settings": settings, "notifiers": [], "catch_up": timedelta(days=1)}
+    first = check_brand(brand, SPIKE - timedelta(hours=3), **common)
+    assert first.evaluated == 1  # a first run judges the last complete bucket only
+    later = check_brand(brand, SPIKE + timedelta(hours=3), **common)
+    assert later.evaluated == 6 * 4 and later.opened
