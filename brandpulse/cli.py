@@ -224,6 +224,34 @@ def import_file(
     _report([_run_with_progress(adhoc, brand, source_key, reset_cursor=True)])
 
 
+@app.command("enrich")
+def enrich(
+    brand: Annotated[str | None, typer.Option("--brand", "-b", help="one brand (default: all)")] = None,
+    reprocess: Annotated[bool, typer.Option(help="re-enrich everything, whatever its version")] = False,
+) -> None:
+    """Language and sentiment for mentions not yet enriched by the current model."""
+    from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from brandpulse.pipeline import enrich_brand
+    from indexing.client import make_client
+    from indexing.enrichment import count_pending, pending_query
+    from nlp.enrich import enrichment_version
+    from nlp.sentiment import get_model
+
+    settings = get_settings()
+    version = enrichment_version(get_model())
+    total = count_pending(make_client(settings), settings.indices, pending_query(version, brand, reprocess))
+    with Progress(
+        *Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn(), console=console
+    ) as progress:
+        task = progress.add_task(f"enriching ({version})", total=total)
+        summary = enrich_brand(brand, reprocess, on_batch=lambda n, failed: progress.advance(task, n))
+    out.print(
+        f"enriched {summary['enriched']:,} mentions, {summary['failed']:,} failed "
+        f"(kept; retried next run) with {version}"
+    )
+
+
 @app.command("counts")
 def counts() -> None:
     """Print indexed mentions per brand, platform and day."""

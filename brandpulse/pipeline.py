@@ -48,3 +48,29 @@ def check_alerts_for(brand: str, at, run_id: str | None = None) -> dict:
 
     [summary] = check_alerts(load_config(), at, brand, run_id=run_id)
     return summary.to_dict()
+
+
+def enrich_brand(brand: str | None = None, reprocess: bool = False, on_batch=None) -> dict:
+    """Language + sentiment for mentions not yet enriched by the current model version."""
+    from indexing.client import make_client
+    from indexing.enrichment import enrich_mentions
+    from nlp.enrich import enrich_texts, enrichment_version
+    from nlp.sentiment import get_model
+
+    settings = get_settings()
+    model = get_model()  # loaded once per process
+
+    def enrich(texts, hints):
+        return enrich_texts(texts, hints, model=model)
+
+    summary = enrich_mentions(
+        make_client(settings),
+        settings.indices,
+        enrich,
+        enrichment_version(model),
+        brand=brand,
+        reprocess=reprocess,
+        on_batch=on_batch,
+    )
+    log.info("enrich %s: %s", brand or "all brands", summary)
+    return summary.to_dict()

@@ -1,0 +1,66 @@
+"""The enrich step against the real node (the model is a stand-in function:
+the models themselves are tested in tests/unit/test_sentiment*.py)."""
+
+import pytest
+
+from brandpulse.mention import Mention
+from indexing.enrichment import count_pending, enrich_mentions, pending_query
+from indexing.writer import write_mentions
+
+pytestmark = pytest.mark.integration
+
+
+def fake_enrich(texts, hints):
+    if any(t == "boom" for t in texts):
+        raise RuntimeError("model crashed")
+    return [
+        {
+            "lang": h or "en",
+            "sentiment": {
+                "label": "negative" if "bad" in t else "positive",
+                "score": 0.9,
+                "probabilities": {"negative": 0.05, "neutral": 0.05, "positive": 0.9},
+                "model": "fake",
+                "model_version": "1",
+            },
+        }
+        for t, h in zip(texts, hints, strict=True)
+    ]
+
+
+def seed(es, names, n=30):
+    mentions = [
+        Mention(
+            platform="x",
+            native_id=str(i),
+            created_at="2026-11-02T10:00:00Z",
+            text="bad acme" if i % 3 == 0 else ("boom" if i == 7 else f"acme {i}"),
+            lang_hint="de" if i % 2 else None,
+            brands=["acme"],
+        )
+        for i in range(n)
+    ]
+    write_mentions(es, names, mentions, refresh=True)
+    return mentions
+
+
+def test_enrich_updates_in_place_records_failures_and_is_idempotent(ready, settings):
+    names = settings.indices
+    seed(ready, names)
+    first = enrich_mentions(ready, names, fake_enrich, "v1", brand="acme", batch_size=8)
+    assert (first.selected, first.enriched, first.failed) == (30, 29, 1)
+    assert ready.count(index=names.mentions)["count"] == 30  # nothing added, nothing lost
+    doc = ready.get(index=names.mentions_write, id="x:3")["_source"]
+    assert doc["sentiment"]["label"] == "negative" and doc["lang"] == "de"
+    assert doc["enrichment"]["status"] == "done" and doc["enrichment"]["version"] == "v1"
+    assert doc["text"] == "bad acme"
+    failed = ready.get(index=names.mentions_write, id="x:7")["_source"]["enrichment"]
+    assert failed["status"] == "failed" and "model crashed" in failed["error"]
+
+    again = enrich_mentions(ready, names, fake_enrich, "v1", brand="acme")
+    assert again.selected == 1 and again.failed == 1  # only the failed one is retried
+
+    assert count_pending(ready, names, pending_query("v2", "acme", False)) == 30
+    upgraded = enrich_mentions(ready, names, fake_enrich, "v2", brand="acme", batch_size=100)
+    assert upgraded.selected == 30 and upgraded.enriched == 29
+    assert ready.count(index=names.mentions)["count"] == 30
