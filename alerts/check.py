@@ -95,16 +95,10 @@ def check_brand(
                 store.save(updated)
             episode = updated
         store.set_last_evaluated(brand.name, end - step, run_id=run_id)
-        chart = [
-            detection.result(i)
-            for i in range(max(0, len(detection) - int(CHART_SPAN / step)), len(detection))
-        ]
-    else:
-        chart = []
 
     for episode in store.with_pending(brand.name):
         for event in pending(episode):
-            content = _content(client, settings, brand, episode, event, chart, kibana_url, params)
+            content = _content(client, settings, brand, episode, event, kibana_url, params)
             try:
                 for notifier in notifiers:
                     notifier.notify(content, brand.alerts.recipients)
@@ -127,12 +121,25 @@ def check_brand(
     return summary
 
 
-def _content(client, settings, brand, episode, event, chart, kibana_url, params) -> AlertContent:
+def _around(client, settings, brand, params, bucket_start) -> list:
+    """Detector verdicts for the day up to `bucket_start` (the e-mail's chart),
+    computed from the same history the check uses."""
+    step = timedelta(minutes=params.bucket_minutes)
+    end = bucket_start + step
+    start = end - CHART_SPAN - HISTORY
+    negatives, totals = fetch_series(client, settings.indices, brand.name, start, end, params.bucket_minutes)
+    detection = detect(negatives, totals, start, params)
+    first = len(detection) - int(CHART_SPAN / step)
+    return [detection.result(i) for i in range(max(0, first), len(detection))]
+
+
+def _content(client, settings, brand, episode, event, kibana_url, params) -> AlertContent:
     names = settings.indices
     step = timedelta(minutes=params.bucket_minutes)
     window_end = event.bucket_start + step
     window_start = window_end - timedelta(minutes=params.horizon * params.bucket_minutes)
-    result = next((r for r in chart if r.start == event.bucket_start), None)
+    chart = _around(client, settings, brand, params, event.bucket_start)
+    result = chart[-1] if chart and chart[-1].start == event.bucket_start else None
     return AlertContent(
         brand=brand.name,
         brand_title=brand.title,
@@ -145,17 +152,24 @@ def _content(client, settings, brand, episode, event, chart, kibana_url, params)
         expected_negatives=(
             result.window_expected if result and result.window_expected is not None else event.expected or 0.0
         ),
-        share=result.share if result else None,
+        share=_window_share(chart, params.horizon),
         expected_share=result.expected_share if result else None,
         reason=result.reason if result else "",
         topics=grown_topics(client, names, brand.name, window_start, window_end),
         terms=grown_terms(client, names, brand.name, window_start, window_end),
         posts=top_negative_posts(client, names, brand.name, window_start, window_end),
-        buckets=tuple(r for r in chart if r.start <= event.bucket_start),
+        buckets=tuple(chart),
         kibana_url=(
             kibana_discover_url(kibana_url, brand.name, window_start, window_end) if kibana_url else None
         ),
     )
+
+
+def _window_share(chart: list, horizon: int) -> float | None:
+    """Negative share over the alert window (the last `horizon` buckets)."""
+    window = chart[-horizon:]
+    total = sum(r.total or 0 for r in window)
+    return sum(r.negatives for r in window) / total if total else None
 
 
 def default_notifiers() -> list[Notifier]:

@@ -13,6 +13,20 @@ from alerts.series import NEGATIVE
 from brandpulse.settings import IndexNames
 
 BASELINE = timedelta(days=7)
+#: frequent function words of the supported languages, never "terms that grew"
+STOPWORDS = sorted(
+    set(
+        """
+a an and are as at be been but by for from had has have i in is it its me my no not of on or our
+so that the their there this to was we were what when where which who why will with you your
+der die das und ist nicht ein eine mit von zu den dem des ich mein meine auf für im es sie wir
+le la les un une et est pas de du des je mon ma mes pour en que qui avec sur il elle nous
+el los las y es no de del un una que en mi por con para lo se al
+o os as e é não de do da um uma que em meu minha por com para
+il lo gli i e è non di del un una che in mio mia per con
+""".split()
+    )
+)
 
 
 def _window(brand: str, start: datetime, end: datetime, *extra: dict) -> dict:
@@ -101,23 +115,18 @@ def grown_terms(
         size=0,
         query=_window(brand, start, end, NEGATIVE),
         aggs={
-            "sample": {
-                "sampler": {"shard_size": 500},
-                "aggs": {
-                    "terms": {
-                        "significant_text": {
-                            "field": "text",
-                            "size": size,
-                            "filter_duplicate_text": True,
-                            "min_doc_count": 3,
-                            "background_filter": _window(brand, start - BASELINE, start),
-                        }
-                    }
-                },
+            "terms": {
+                "significant_text": {
+                    "field": "text",
+                    "size": size,
+                    "min_doc_count": 3,
+                    "exclude": STOPWORDS,
+                    "background_filter": _window(brand, start - BASELINE, start),
+                }
             }
         },
     )
     return [
         Growth(label=b["key"], current=b["doc_count"], baseline=b["bg_count"] * scale)
-        for b in found["aggregations"]["sample"]["terms"]["buckets"]
+        for b in found["aggregations"]["terms"]["buckets"]
     ]
