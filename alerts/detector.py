@@ -66,15 +66,9 @@ class Thresholds:
 #: (`AlertSettings.sensitivity`) selects from. Tuned on the five NAB dev series
 #: and the synthetic incidents of benchmarks/detector_benchmark.py.
 PRESETS: dict[Sensitivity, Thresholds] = {
-    "fewer": Thresholds(
-        peak_quantile=1.0, min_ratio=3.0, p_count=1e-6, p_share=1e-6, min_share_lift=0.25
-    ),
-    "balanced": Thresholds(
-        peak_quantile=0.9, min_ratio=2.0, p_count=1e-4, p_share=1e-4, min_share_lift=0.15
-    ),
-    "more": Thresholds(
-        peak_quantile=0.75, min_ratio=1.5, p_count=1e-3, p_share=1e-3, min_share_lift=0.10
-    ),
+    "fewer": Thresholds(peak_quantile=1.0, min_ratio=3.0, p_count=1e-6, p_share=1e-6, min_share_lift=0.25),
+    "balanced": Thresholds(peak_quantile=0.9, min_ratio=2.0, p_count=1e-4, p_share=1e-4, min_share_lift=0.15),
+    "more": Thresholds(peak_quantile=0.75, min_ratio=1.5, p_count=1e-3, p_share=1e-3, min_share_lift=0.10),
 }
 
 

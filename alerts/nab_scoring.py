@@ -190,17 +190,14 @@ def load_series(csv_path: Path, labels_path: Path) -> LabelledSeries:
     return LabelledSeries(name, timestamps, np.asarray(values), windows)
 
 
-def evaluate(
-    series: Sequence[LabelledSeries], detections: Sequence[np.ndarray]
-) -> dict[str, object]:
+def evaluate(series: Sequence[LabelledSeries], detections: Sequence[np.ndarray]) -> dict[str, object]:
     """NAB scores of every profile plus window/false-positive counts."""
     labelled = sum(len(s.windows) for s in series)
     out: dict[str, object] = {}
     standard: list[FileScore] = []
     for key, cost in PROFILES.items():
         scores = [
-            score_file(len(s.values), s.windows, d, cost)
-            for s, d in zip(series, detections, strict=True)
+            score_file(len(s.values), s.windows, d, cost) for s, d in zip(series, detections, strict=True)
         ]
         out[key] = round(normalised(scores, labelled, cost), 2)
         if key == "nab_standard":
@@ -233,8 +230,7 @@ def best_thresholds(
         detections = [to_detections(np.asarray(sc) >= threshold) for sc in scores]
         for key, cost in PROFILES.items():
             files = [
-                score_file(len(s.values), s.windows, d, cost)
-                for s, d in zip(series, detections, strict=True)
+                score_file(len(s.values), s.windows, d, cost) for s, d in zip(series, detections, strict=True)
             ]
             value = normalised(files, labelled, cost)
             if value > best[key]["score"]:
@@ -267,10 +263,6 @@ def eval_detector(
     out = evaluate(loaded, onsets)
     gap = max(r[2] for r in runs)
     out["sensitivity"] = sensitivity
-    out["optimised"] = best_thresholds(
-        loaded, [r[1] for r in runs], lambda fired: alert_onsets(fired, gap)
-    )
-    out["files"] = [
-        {"file": s.name, **evaluate([s], [d])} for s, d in zip(loaded, onsets, strict=True)
-    ]
+    out["optimised"] = best_thresholds(loaded, [r[1] for r in runs], lambda fired: alert_onsets(fired, gap))
+    out["files"] = [{"file": s.name, **evaluate([s], [d])} for s, d in zip(loaded, onsets, strict=True)]
     return out

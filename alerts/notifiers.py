@@ -279,8 +279,7 @@ class WebhookNotifier(Notifier):
                     self._post_once(payload)
         except RetryError as exc:
             raise DeliveryError(
-                f"webhook failed after {self.retries + 1} attempts: "
-                f"{exc.last_attempt.exception()}"
+                f"webhook failed after {self.retries + 1} attempts: {exc.last_attempt.exception()}"
             ) from None
 
     def _post_once(self, payload: dict) -> None:
@@ -306,8 +305,11 @@ class WebhookNotifier(Notifier):
 def slack_payload(content: AlertContent) -> dict:
     """Slack message (text fallback + Block Kit sections); user text escaped."""
     c = content
-    verb = {"open": "Negative spike", "escalate": "Negative spike escalating",
-            "resolve": "Negative spike resolved"}[c.event]
+    verb = {
+        "open": "Negative spike",
+        "escalate": "Negative spike escalating",
+        "resolve": "Negative spike resolved",
+    }[c.event]
     title = f"{verb}: {_slack(c.brand_title)}"
     summary = (
         f"*{c.negatives}* negative mentions vs *{c.expected_negatives:.0f}* expected "

@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from brandpulse.mention import Mention  # noqa: E402
-from brandpulse.sample_data import generate  # noqa: E402
-from brandpulse.settings import Settings  # noqa: E402
-from indexing.client import make_client  # noqa: E402
-from indexing.templates import ensure_indices  # noqa: E402
-from indexing.writer import raw_document, write_mentions  # noqa: E402
+from brandpulse.mention import Mention
+from brandpulse.sample_data import generate
+from brandpulse.settings import Settings
+from indexing.client import make_client
+from indexing.templates import ensure_indices
+from indexing.writer import raw_document, write_mentions
 
 
 def sample_mentions(n: int) -> list[Mention]:

@@ -20,6 +20,7 @@ from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from brandpulse.mention import Mention
 from brandpulse.settings import IndexNames
+from indexing.lifecycle import subject_hash
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class WriteResult:
     created: int = 0
     updated: int = 0
     noop: int = 0
+    suppressed: int = 0  # authors erased on request (GDPR) are not collected again
     failed: list[FailedWrite] = field(default_factory=list)
 
     @property
@@ -51,6 +53,7 @@ class WriteResult:
         self.created += other.created
         self.updated += other.updated
         self.noop += other.noop
+        self.suppressed += other.suppressed
         self.failed.extend(other.failed)
 
 
@@ -99,6 +102,31 @@ def _merged(doc: dict, stored: dict | None) -> dict:
     return doc
 
 
+def erased_authors(client: Elasticsearch, names: IndexNames) -> set[str]:
+    """Hashes of authors erased on request (the erasure audit records)."""
+    try:
+        found = client.search(
+            index=names.state,
+            query={
+                "bool": {"filter": [{"term": {"kind": "erasure"}}, {"term": {"source": "erasure:author"}}]}
+            },
+            size=10_000,
+            source_includes=["data.subject_sha256"],
+        )
+    except NotFoundError:
+        return set()
+    return {h["_source"]["data"]["subject_sha256"] for h in found["hits"]["hits"]}
+
+
+def _is_erased(mention: Mention, erased: set[str]) -> bool:
+    authors = {a for a in (mention.author.id, mention.author.handle) if a}
+    return any(
+        subject_hash("author", f"{scope}:{author}") in erased
+        for author in authors
+        for scope in (mention.platform, "*")
+    )
+
+
 def _dedupe(chunk: list[Mention]) -> list[Mention]:
     """Last write wins inside a chunk (a bulk request must not race with itself)."""
     return list({m.id: m for m in chunk}.values())
@@ -118,8 +146,15 @@ def write_mentions(
     so the caller keeps its cursor. Per-item rejections come back in `failed`.
     """
     total = WriteResult()
+    erased = erased_authors(client, names)
     for chunk in _chunks(mentions, chunk_size):
         chunk = _dedupe(chunk)
+        if erased:
+            kept = [m for m in chunk if not _is_erased(m, erased)]
+            total.suppressed += len(chunk) - len(kept)
+            chunk = kept
+        if not chunk:
+            continue
         stored = _existing(client, names, [m.id for m in chunk])
         actions = [
             {

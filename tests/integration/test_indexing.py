@@ -146,3 +146,20 @@ def test_a_post_found_for_two_brands_keeps_both(ready, settings):
     assert source["brands"] == ["acme", "globex"]
     assert source["matched_terms"] == ["acme", "#globex"]
     assert count_mentions(ready, names, "acme") == count_mentions(ready, names, "globex") == 1
+
+
+def test_erased_authors_are_not_collected_again(ready, settings):
+    from datetime import UTC, datetime
+
+    from indexing.lifecycle import erase_author
+
+    names = settings.indices
+    batch = [
+        m.model_copy(update={"author": m.author.model_copy(update={"handle": f"u{i % 2}"})})
+        for i, m in enumerate(mentions(10))
+    ]
+    write_mentions(ready, names, batch, refresh=True)
+    erase_author(ready, names, "u1", at=datetime(2026, 11, 20, tzinfo=UTC))
+    assert count_mentions(ready, names) == 5
+    again = write_mentions(ready, names, batch, refresh=True)
+    assert again.suppressed == 5 and count_mentions(ready, names) == 5
