@@ -37,12 +37,21 @@ class IngestSummary:
     created: int = 0
     updated: int = 0
     quarantined: int = 0
+    other_language: int = 0  # platform says another language than the brand's `languages`
     batches: int = 0
     message: str = ""
     reasons: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _in_languages(hint: str | None, languages: list[str] | None) -> bool:
+    """Keep a post unless the platform names a language outside the brand's list
+    (no hint: kept; language detection runs at enrichment)."""
+    if not languages or not hint:
+        return True
+    return hint.split("-")[0].lower() in {lang.lower() for lang in languages}
 
 
 def _reason_key(reason: str) -> str:
@@ -87,7 +96,9 @@ def run_ingest(
     log.info("ingest %s/%s from cursor %s", brand_name, source, cursor)
 
     for batch in connector.fetch(cursor, since=since):
-        result = write_mentions(client, names, batch.mentions, chunk_size=settings.bulk_chunk_size)
+        wanted = [m for m in batch.mentions if _in_languages(m.lang_hint, brand.languages)]
+        summary.other_language += len(batch.mentions) - len(wanted)
+        result = write_mentions(client, names, wanted, chunk_size=settings.bulk_chunk_size)
         records = [
             QuarantineRecord(
                 source=source,
@@ -115,7 +126,7 @@ def run_ingest(
         cursors.set(brand_name, source, batch.cursor, run_id=run_id)  # only after the acks above
 
         summary.batches += 1
-        summary.fetched += len(batch.mentions)
+        summary.fetched += len(wanted)
         summary.created += result.created
         summary.updated += result.updated + result.noop
         summary.quarantined += len(records)

@@ -93,3 +93,36 @@ def test_missing_credentials_skip_with_a_message(ready, settings, tmp_path, monk
     monkeypatch.setattr(FileConnector, "credentials", ("BRANDPULSE_TEST_NO_SUCH_TOKEN",))
     summary = run_ingest(config_for(tmp_path / "x.jsonl"), "acme", "file", client=ready, settings=settings)
     assert summary.status == "skipped" and "BRANDPULSE_TEST_NO_SUCH_TOKEN" in summary.message
+
+
+def test_brand_languages_keep_unknown_and_listed_languages_only(ready, settings, tmp_path):
+    path = tmp_path / "in.jsonl"
+    langs = ["en", "de", None, "ja", "en-GB"]
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "native_id": str(i),
+                    "created_at": "2026-11-02T10:00:00Z",
+                    "text": f"acme {i}",
+                    **({"lang_hint": lang} if lang else {}),
+                }
+            )
+            + "\n"
+            for i, lang in enumerate(langs)
+        )
+    )
+    config = BrandsConfig.model_validate(
+        {
+            "brands": [
+                {
+                    "name": "acme",
+                    "query": "acme",
+                    "languages": ["en", "de"],
+                    "sources": {"file": {"path": str(path)}},
+                }
+            ]
+        }
+    )
+    summary = run_ingest(config, "acme", "file", client=ready, settings=settings)
+    assert summary.created == 4 and summary.other_language == 1
