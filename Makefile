@@ -1,21 +1,23 @@
 # brandpulse: the two Quick start commands are `make demo` and `make test`.
 # Both are idempotent: the virtual environment is rebuilt only when
-# requirements.txt or pyproject.toml change; pip's and Maven's download caches
+# requirements.txt, constraints.txt or pyproject.toml change; pip's and Maven's download caches
 # live outside the checkout (~/.cache/pip, ~/.cache/brandpulse).
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt constraints.txt pyproject.toml | sha256sum | cut -c1-16)
 
 .PHONY: setup demo test lint es-start es-stop clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	@echo "==> [1/3] virtual environment in $(VENV)"
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	@echo "==> [2/3] pinned requirements (first time: a few minutes; cached in ~/.cache/pip)"
-	@$(VENV)/bin/pip install --disable-pip-version-check --progress-bar on -r requirements.txt
+	@echo "==> [2/3] pinned requirements (first time: ~4 GB, torch included, a few minutes; cached in ~/.cache/pip)"
+	@$(VENV)/bin/pip install --disable-pip-version-check -r requirements.txt -c constraints.txt \
+		| { grep --line-buffered -E '^(Collecting|Downloading|Installing|Successfully)' || true; }
 	@echo "==> [3/3] brandpulse itself (editable) and the console script"
 	@$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e . \
 		|| $(VENV)/bin/pip install --disable-pip-version-check -q --no-deps -e .
