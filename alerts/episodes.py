@@ -34,7 +34,7 @@ class EpisodeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     escalate_factor: float = Field(default=2.0, gt=1.0)
-    resolve_after_minutes: int = Field(default=60, ge=1)
+    resolve_after_minutes: int = Field(default=180, ge=1)  # quiet time that closes an episode
     notify_resolved: bool = True
 
     def resolve_after_buckets(self, bucket_minutes: int) -> int:

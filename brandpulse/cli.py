@@ -21,6 +21,7 @@ from alerts import cli as alerts_cli
 from brandpulse.config import BrandsConfig, ConfigError, load_config
 from brandpulse.settings import REPO_ROOT, get_settings
 from indexing import cli_commands as indexing_cli
+from nlp import cli as nlp_cli
 
 EXIT_PARTIAL = 3
 
@@ -31,6 +32,7 @@ es_app = typer.Typer(help="The embedded Elasticsearch node (dev, tests, demo).",
 app.add_typer(es_app, name="es")
 app.add_typer(alerts_cli.app)  # eval-detector, detector-presets
 app.add_typer(indexing_cli.app)  # search, stats, report, erase, rollover, retention, kibana
+app.add_typer(nlp_cli.app)  # train-sentiment, eval-sentiment, detect-language
 alerts_app = typer.Typer(help="Negative-spike alerts.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 console = Console(stderr=True)

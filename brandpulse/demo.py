@@ -128,8 +128,6 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
         )
     saved = sorted(mail_dir.glob("*.html"))
     if saved:
-        say(f"e-mails saved in {mail_dir} ({len(saved)} .eml + .html); open e.g. {saved[-1]}")
-
-
-if __name__ == "__main__":  # used by run_dag_logged
-    run_dag(sys.argv[1])
+        stem = hit.id.replace(":", "-") if hit else ""
+        show = next((p for p in saved if p.name.startswith(f"{stem}.open")), saved[0])
+        say(f"e-mails saved in {mail_dir} ({len(saved)} .eml + .html); the incident's alert: {show}")

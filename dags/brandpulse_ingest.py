@@ -1,5 +1,6 @@
 """Ingest DAG: for every (brand, source) in the brands config, fetch new
-mentions and write them raw to Elasticsearch (cursor moves after the ack).
+mentions and write them raw to Elasticsearch (cursor moves after the ack),
+then enrich each brand's new mentions (language, sentiment) in place.
 
 Wiring only: the logic lives in brandpulse.pipeline / listeners.runner, imported
 inside the tasks so that parsing this file stays cheap. XComs carry only pairs
@@ -51,9 +52,21 @@ def brandpulse_ingest():
 
         return ingest_pair(pair["brand"], pair["source"], run_id=run_id)
 
+    @task
+    def brands() -> list[str]:
+        from brandpulse.pipeline import brand_names
+
+        return brand_names()
+
+    @task(max_active_tis_per_dagrun=1)  # one model per worker process at a time
+    def enrich(brand: str) -> dict:
+        from brandpulse.pipeline import enrich_brand
+
+        return enrich_brand(brand)
+
     pairs = plan_pairs()
     prepare_indices() >> pairs
-    ingest.expand(pair=pairs)
+    ingest.expand(pair=pairs) >> enrich.expand(brand=brands())
 
 
 brandpulse_ingest()

@@ -73,6 +73,8 @@ def test_ingest_dag_end_to_end(dagbag, es, settings, env, tmp_path):
     assert str(getattr(run.state, "value", run.state)) == "success"
     es.indices.refresh(index=settings.indices.mentions)
     assert es.count(index=settings.indices.mentions)["count"] == expected
+    enriched = es.count(index=settings.indices.mentions, query={"exists": {"field": "sentiment.label"}})
+    assert enriched["count"] == expected  # the enrich task scored every new mention
     run = dagbag.dags["brandpulse_ingest"].test()  # cursors: nothing new, nothing duplicated
     es.indices.refresh(index=settings.indices.mentions)
     assert es.count(index=settings.indices.mentions)["count"] == expected

@@ -1,0 +1,161 @@
+"""Commands of the NLP package (mounted into the ``brandpulse`` CLI).
+
+``train-sentiment`` trains the offline default model, ``eval-sentiment`` scores
+any model on labelled JSONL and prints a confusion matrix followed by one JSON
+summary line, ``detect-language`` is a small helper for checks.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="NLP enrichment: sentiment training and evaluation, language id.",
+                  no_args_is_help=True)
+
+FilesArg = Annotated[list[Path] | None, typer.Argument(help="More labelled JSONL files.", show_default=False)]
+
+
+def _files(option: list[Path] | None, extra: list[Path] | None) -> list[Path]:
+    files = [*(option or []), *(extra or [])]
+    for path in files:
+        if not path.is_file():
+            raise typer.BadParameter(f"{path} is not a file")
+    return files
+
+
+@app.command("train-sentiment")
+def train_sentiment(
+    out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+    data: Annotated[list[Path] | None, typer.Option("--data", help="Labelled JSONL {text, label}.")] = None,
+    more: FilesArg = None,
+    eval_files: Annotated[list[Path] | None, typer.Option("--eval", help="JSONL to evaluate on.")] = None,
+    eval_by_language: Annotated[Path | None, typer.Option(
+        "--eval-by-language", help="Folder of <language>/val.jsonl to evaluate on.")] = None,
+    name: str = "e5-sentiment",
+    version: str = "1.0.0",
+    epochs: int = 2,
+    cut_layer: Annotated[int, typer.Option(help="Layers below this stay frozen.")] = 6,
+    threads: int = 1,
+    seed: int = 13,
+    min_per_source: Annotated[int, typer.Option(
+        help="Repeat smaller files up to this many examples per epoch.")] = 6000,
+    calibrate: Annotated[bool, typer.Option(
+        help="Tune class logit offsets on the held-out training slice.")] = True,
+) -> None:
+    """Fine-tune the offline default model on labelled JSONL; write it with a model card."""
+    import logging
+
+    from tqdm import tqdm
+
+    from nlp import e5_sentiment
+    from nlp.labelled import read_many
+    from nlp.model_card import describe_data, write_card
+    from nlp.training import TrainSettings, train
+
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+    files = _files(data, more)
+    if not files:
+        raise typer.BadParameter("give at least one --data file")
+    examples = read_many(files)
+    settings = TrainSettings(epochs=epochs, cut_layer=cut_layer, threads=threads, seed=seed,
+                             min_examples_per_source=min_per_source, calibrate=calibrate)
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, file=sys.stderr))
+        bar.update(done - bar.n)
+
+    result = train(examples, name, version, settings, progress)
+    for bar in bars.values():
+        bar.close()
+    e5_sentiment.save(result.model, result.spec, out)
+    evaluations = _evaluate_new(out, eval_files or [], eval_by_language)
+    args = sys.argv[sys.argv.index("train-sentiment") + 1 :] if "train-sentiment" in sys.argv else []
+    command = "brandpulse train-sentiment " + " ".join(shlex.quote(a) for a in args)
+    write_card(out, spec=result.spec, settings=settings, data=describe_data(files, examples),
+               history=result.history, evaluations=evaluations, seconds=result.seconds,
+               command=command, n_train=result.n_train, n_holdout=result.n_holdout)
+    typer.echo(json.dumps({"out": str(out), "train_seconds": result.seconds,
+                           "holdout": result.holdout_scores, "evaluations": evaluations}))
+
+
+def _short(path: Path) -> str:
+    """``folder/file`` (no machine-specific prefix in model cards)."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def _evaluate_new(model_dir: Path, files: list[Path], by_language: Path | None) -> dict:
+    from nlp.evaluation import by_language_summary, evaluate, evaluate_by_language
+    from nlp.labelled import read_jsonl
+    from nlp.sentiment import create
+
+    if not files and by_language is None:
+        return {}
+    model = create(str(model_dir))
+    results = {_short(f): evaluate(model, read_jsonl(f)).summary() for f in files}
+    if by_language is not None:
+        results[by_language.name] = by_language_summary(evaluate_by_language(model, by_language))
+    return results
+
+
+@app.command("eval-sentiment")
+def eval_sentiment(
+    data: Annotated[list[Path] | None, typer.Option("--data", help="Labelled JSONL {text, label}.")] = None,
+    more: FilesArg = None,
+    model: Annotated[str, typer.Option(
+        "--model", help="'default', 'vader', a model directory or a Hugging Face id/path.")] = "default",
+    by_language: Annotated[Path | None, typer.Option(
+        "--by-language", help="Folder of <language>/<split>.jsonl: score each language.")] = None,
+    split: str = "val",
+) -> None:
+    """Confusion matrix, then one JSON line: n, macro_recall, macro_f1, accuracy, posts_per_s."""
+    from nlp.evaluation import Evaluation, by_language_summary, evaluate, evaluate_by_language
+    from nlp.labelled import read_many
+    from nlp.metrics import format_confusion
+    from nlp.sentiment import create
+
+    files = _files(data, more)
+    if not files and by_language is None:
+        raise typer.BadParameter("give --data FILE or --by-language DIR")
+    scorer = create(model)
+    meta = {"model": scorer.name, "model_version": scorer.version}
+
+    def show(title: str, ev: Evaluation) -> None:
+        typer.echo(f"== {title}")
+        typer.echo(format_confusion(ev.matrix))
+        typer.echo(json.dumps(ev.summary()))
+
+    if by_language is not None:
+        results = evaluate_by_language(scorer, by_language, split)
+        for lang, ev in results.items():
+            show(lang, ev)
+        summary = by_language_summary(results)
+        if files:
+            ev = evaluate(scorer, read_many(files))
+            show(", ".join(map(str, files)), ev)
+            summary["data"] = ev.summary()
+        typer.echo(json.dumps({**summary, **meta}))
+        return
+    ev = evaluate(scorer, read_many(files))
+    typer.echo(format_confusion(ev.matrix))
+    typer.echo(json.dumps({**ev.summary(), **meta}))
+
+
+@app.command("detect-language")
+def detect_language_cmd(texts: Annotated[list[str], typer.Argument(help="Texts to identify.")]) -> None:
+    """Print one JSON line per text: lang and confidence."""
+    from nlp.language import detect_language
+
+    for text in texts:
+        guess = detect_language(text)
+        typer.echo(json.dumps({"text": text, "lang": guess.lang, "confidence": guess.confidence}))
+
+
+if __name__ == "__main__":
+    app()

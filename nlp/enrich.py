@@ -1,0 +1,39 @@
+"""Pure enrichment functions the enrich step (CLI/DAG) wires to Elasticsearch.
+
+``enrich_texts`` turns texts into partial mention documents (``lang`` and
+``sentiment``, shaped like the mentions mapping); the caller sets the
+``enrichment`` status fields and writes the updates by ``_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.metadata import version as package_version
+
+from nlp.language import detect_languages
+from nlp.sentiment import SentimentModel, get_model
+
+
+def enrichment_version(model: SentimentModel | None = None) -> str:
+    """A string that changes whenever a model behind ``enrich_texts`` changes.
+
+    Mentions whose ``enrichment.version`` differs are due for re-enrichment.
+    """
+    model = model or get_model()
+    return f"sentiment={model.name}@{model.version};lang=py3langid@{package_version('py3langid')}"
+
+
+def enrich_texts(texts: Sequence[str], lang_hints: Sequence[str | None] | None = None,
+                 model: SentimentModel | None = None) -> list[dict]:
+    """Language and sentiment per text, as partial documents, in input order.
+
+    ``model`` defaults to the process-wide default sentiment model (loaded once);
+    batching and length sorting happen inside the model.
+    """
+    texts = list(texts)
+    langs = detect_languages(texts, lang_hints)
+    results = (model or get_model()).predict(texts)
+    return [
+        {"lang": guess.lang, "sentiment": result.as_document()}
+        for guess, result in zip(langs, results, strict=True)
+    ]

