@@ -63,8 +63,9 @@ def enrich_brand(brand: str | None = None, reprocess: bool = False, on_batch=Non
     def enrich(texts, hints):
         return enrich_texts(texts, hints, model=model)
 
+    client = make_client(settings)
     summary = enrich_mentions(
-        make_client(settings),
+        client,
         settings.indices,
         enrich,
         enrichment_version(model),
@@ -73,4 +74,17 @@ def enrich_brand(brand: str | None = None, reprocess: bool = False, on_batch=Non
         on_batch=on_batch,
     )
     log.info("enrich %s: %s", brand or "all brands", summary)
-    return summary.to_dict()
+    topics = [assign_brand_topics(client, settings, b) for b in ([brand] if brand else brand_names())]
+    return {**summary.to_dict(), "topics": topics}
+
+
+def assign_brand_topics(client, settings, brand: str) -> dict:
+    """Topics for the brand's enriched mentions that have none yet (stable ids)."""
+    from alerts.explain import STOPWORDS
+    from indexing.topics_step import assign_topics
+    from nlp.embeddings import get_embedder
+
+    embedder = get_embedder()  # loaded once per process
+    result = assign_topics(client, settings.indices, brand, embedder.embed, stopwords=STOPWORDS)
+    log.info("topics %s: %s", brand, result)
+    return result
