@@ -32,6 +32,9 @@ def run_dag(dag_id: str) -> str:
     return state
 
 
+DONE_MARKER = "brandpulse-dag-run:"
+
+
 def run_dag_logged(dag_id: str, log_file: Path) -> None:
     """`run_dag` in a child process whose (verbose) Airflow output goes to `log_file`."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -39,8 +42,9 @@ def run_dag_logged(dag_id: str, log_file: Path) -> None:
         done = subprocess.run(
             [sys.executable, "-m", "brandpulse.demo", dag_id], stdout=sink, stderr=subprocess.STDOUT
         )
-    if done.returncode != 0:
-        tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-30:])
+    text = log_file.read_text(errors="replace")
+    if done.returncode != 0 or f"{DONE_MARKER} {dag_id} success" not in text:
+        tail = "\n".join(text.splitlines()[-30:])
         raise RuntimeError(f"DAG {dag_id} failed; last lines of {log_file}:\n{tail}")
 
 
@@ -131,3 +135,7 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
         stem = hit.id.replace(":", "-") if hit else ""
         show = next((p for p in saved if p.name.startswith(f"{stem}.open")), saved[0])
         say(f"e-mails saved in {mail_dir} ({len(saved)} .eml + .html); the incident's alert: {show}")
+
+
+if __name__ == "__main__":  # the child process of run_dag_logged
+    print(f"{DONE_MARKER} {sys.argv[1]} {run_dag(sys.argv[1])}", flush=True)

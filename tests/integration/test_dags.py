@@ -78,3 +78,11 @@ def test_ingest_dag_end_to_end(dagbag, es, settings, env, tmp_path):
     run = dagbag.dags["brandpulse_ingest"].test()  # cursors: nothing new, nothing duplicated
     es.indices.refresh(index=settings.indices.mentions)
     assert es.count(index=settings.indices.mentions)["count"] == expected
+
+
+@pytest.mark.airflow
+def test_logged_dag_runner_reports_failure(env, tmp_path):
+    from brandpulse.demo import run_dag_logged
+
+    with pytest.raises(RuntimeError, match="no_such_dag failed"):
+        run_dag_logged("no_such_dag", tmp_path / "dag.log")
