@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from elasticsearch import Elasticsearch
 
 from brandpulse.settings import IndexNames
+from indexing.pit import pit_pages
 
 #: the fields free text is matched against
 SEARCH_FIELDS = ("text", "author.handle", "author.display_name", "matched_terms")
@@ -185,36 +186,22 @@ def export_mentions(
 ) -> Iterator[dict[str, Any]]:
     """Matching mentions, newest first, through a point in time + `search_after`
     (consistent across pages, no result-window limit). Yields `_source` dicts."""
-    if limit is not None and limit <= 0:
-        return
-    pit = client.open_point_in_time(index=names.mentions, keep_alive=keep_alive)["id"]
-    sent = 0
-    after: list[Any] | None = None
-    try:
-        while limit is None or sent < limit:
-            size = page_size if limit is None else min(page_size, limit - sent)
-            page = client.search(
-                pit={"id": pit, "keep_alive": keep_alive},
-                query=query,
-                sort=[{"created_at": "desc"}],
-                size=size,
-                search_after=after,
-                source_includes=list(SOURCE_FIELDS),
-                track_total_hits=False,
-                filter_path=["pit_id", "hits.hits._source", "hits.hits.sort"],
-            )
-            pit = page.get("pit_id", pit)
-            hits = page.get("hits", {}).get("hits", [])
-            for hit in hits:
-                yield hit["_source"]
-            sent += len(hits)
-            if on_page is not None:
-                on_page(len(hits))
-            if len(hits) < size:
-                break
-            after = hits[-1]["sort"]
-    finally:
-        client.close_point_in_time(id=pit)
+    for hits in pit_pages(
+        client,
+        names.mentions,
+        query,
+        sort=[{"created_at": "desc"}],
+        source_includes=list(SOURCE_FIELDS),
+        page_size=page_size,
+        keep_alive=keep_alive,
+        limit=limit,
+        track_total_hits=False,
+        filter_path=["pit_id", "hits.hits._source", "hits.hits.sort"],
+    ):
+        for hit in hits:
+            yield hit["_source"]
+        if on_page is not None:
+            on_page(len(hits))
 
 
 # --- rows and writers ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from elasticsearch import Elasticsearch, helpers
 
 from brandpulse.settings import IndexNames
+from indexing.pit import pit_pages
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +46,9 @@ def iter_pending(
     client: Elasticsearch, names: IndexNames, query: dict, page_size: int = 500
 ) -> Iterator[list[dict]]:
     """Pages of hits (id, index, text, lang_hint) from a point-in-time snapshot."""
-    pit = client.open_point_in_time(index=names.mentions, keep_alive="5m")["id"]
-    try:
-        after = None
-        while True:
-            page = client.search(
-                pit={"id": pit, "keep_alive": "5m"},
-                query=query,
-                size=page_size,
-                sort=[{"_shard_doc": "asc"}],
-                search_after=after,
-                source_includes=["text", "lang_hint"],
-            )
-            hits = page["hits"]["hits"]
-            if not hits:
-                return
-            pit = page.get("pit_id", pit)
-            after = hits[-1]["sort"]
-            yield hits
-    finally:
-        client.close_point_in_time(id=pit)
+    return pit_pages(
+        client, names.mentions, query, sort=[], source_includes=["text", "lang_hint"], page_size=page_size
+    )
 
 
 def count_pending(client: Elasticsearch, names: IndexNames, query: dict) -> int:

@@ -29,6 +29,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from brandpulse.settings import IndexNames
+from indexing.templates import current_write_index
 
 log = logging.getLogger(__name__)
 
@@ -91,21 +92,10 @@ def apply_ilm(
     if component not in found.get("composed_of", []):
         found["composed_of"] = [*found.get("composed_of", []), component]
         client.indices.put_index_template(name=template_name, **found)
-    write_index = _write_index(client, names)
+    write_index = current_write_index(client, names)
     if write_index:
         client.indices.put_settings(index=write_index, settings=settings)
     return {"mode": "ilm", "policy": policy, "write_index": write_index}
-
-
-def _write_index(client: Elasticsearch, names: IndexNames) -> str | None:
-    try:
-        aliases = client.indices.get_alias(name=names.mentions_write)
-    except NotFoundError:
-        return None
-    for index, body in aliases.items():
-        if body["aliases"][names.mentions_write].get("is_write_index", True):
-            return index
-    return None
 
 
 def next_index_name(current: str, names: IndexNames) -> str:
@@ -129,7 +119,7 @@ def rollover(
     client: Elasticsearch, names: IndexNames, conditions: RolloverConditions, dry_run: bool = False
 ) -> RolloverResult:
     """Roll the write alias over when a condition is met (Elasticsearch checks them)."""
-    current = _write_index(client, names)
+    current = current_write_index(client, names)
     if current is None:
         raise RuntimeError(f"no write index behind {names.mentions_write}: run `brandpulse setup` first")
     target = next_index_name(current, names)
@@ -193,7 +183,7 @@ def apply_retention(
     """Delete mentions whose `created_at` is older than `at - retention_days`."""
     cutoff = at - timedelta(days=retention_days)
     result = RetentionResult(cutoff=cutoff, dry_run=dry_run)
-    write_index = _write_index(client, names)
+    write_index = current_write_index(client, names)
     old = {"range": {"created_at": {"lt": cutoff.isoformat()}}}
     for index in _generations(client, names):
         newest = _newest(client, index)

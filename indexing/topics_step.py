@@ -15,6 +15,7 @@ import numpy as np
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from brandpulse.settings import IndexNames
+from indexing.pit import pit_pages
 from indexing.writer import existing_locations
 from nlp.topics import TopicDoc, TopicSettings, TopicState, update_topics
 
@@ -53,25 +54,14 @@ def _untopiced(client: Elasticsearch, names: IndexNames, brand: str, page_size: 
             "must_not": [{"exists": {"field": "topics.id"}}],
         }
     }
-    pit = client.open_point_in_time(index=names.mentions, keep_alive="5m")["id"]
-    try:
-        after = None
-        while True:
-            page = client.search(
-                pit={"id": pit, "keep_alive": "5m"},
-                query=query,
-                size=page_size,
-                sort=[{"created_at": "asc"}, {"_shard_doc": "asc"}],
-                search_after=after,
-                source_includes=["text", "created_at", "lang"],
-            )
-            hits = page["hits"]["hits"]
-            if not hits:
-                return
-            pit, after = page.get("pit_id", pit), hits[-1]["sort"]
-            yield hits
-    finally:
-        client.close_point_in_time(id=pit)
+    return pit_pages(
+        client,
+        names.mentions,
+        query,
+        sort=[{"created_at": "asc"}],
+        source_includes=["text", "created_at", "lang"],
+        page_size=page_size,
+    )
 
 
 def assign_topics(
