@@ -69,6 +69,7 @@ def enrich_mentions(
     """Enrich every selected mention once; return counts (an XCom-sized dict)."""
     summary = EnrichSummary(brand=brand, version=version)
     query = pending_query(version, brand, reprocess)
+    client.indices.refresh(index=names.mentions)  # select what was just written, too
     for hits in iter_pending(client, names, query, page_size=batch_size):
         summary.selected += len(hits)
         now = datetime.now(UTC).isoformat()

@@ -74,6 +74,7 @@ def assign_topics(
     page_size: int = 2000,
 ) -> dict:
     """Give every enriched mention of `brand` a topic; return small counts."""
+    client.indices.refresh(index=names.mentions)  # see what enrichment just wrote
     state = load_state(client, names, brand)
     before = {t.id for t in state.topics}
     assigned = relabelled = 0

@@ -64,3 +64,22 @@ def test_enrich_updates_in_place_records_failures_and_is_idempotent(ready, setti
     upgraded = enrich_mentions(ready, names, fake_enrich, "v2", brand="acme", batch_size=100)
     assert upgraded.selected == 30 and upgraded.enriched == 29
     assert ready.count(index=names.mentions)["count"] == 30
+
+
+def test_mentions_written_just_before_are_selected(ready, settings):
+    names = settings.indices
+    ready.indices.put_settings(index=names.mentions, settings={"index.refresh_interval": "-1"})
+    write_mentions(
+        ready,
+        names,
+        [
+            Mention(
+                platform="x",
+                native_id="fresh",
+                created_at="2026-11-02T10:00:00Z",
+                text="acme fresh",
+                brands=["acme"],
+            )
+        ],
+    )
+    assert enrich_mentions(ready, names, fake_enrich, "v1", brand="acme").enriched == 1
