@@ -179,6 +179,14 @@ def _print_table(docs: list[dict], total: int) -> None:
 # --- stats ------------------------------------------------------------------------------------
 
 
+def _closed_window(command: str, since, start, end, at) -> tuple[datetime, datetime]:
+    """A window with both ends (default: the last 7 days), or a usage error."""
+    window_start, window_end = _window(since, start, end, at, "7d")
+    if window_start is None or window_end is None:
+        raise _fail(f"{command} needs a closed window: --since, or --from with --to", 2)
+    return window_start, window_end
+
+
 @app.command("stats")
 def stats(
     brand: Annotated[str, typer.Option("--brand", "-b", help="brand name")],
@@ -190,9 +198,7 @@ def stats(
     """Volume, sentiment split, top topics and a sparkline of negative volume (default: 7d)."""
     from indexing.analyst import mention_stats, sparkline
 
-    window_start, window_end = _window(since, start, end, at, "7d")
-    if window_start is None or window_end is None:
-        raise _fail("stats needs a closed window: --since, or --from with --to", 2)
+    window_start, window_end = _closed_window("stats", since, start, end, at)
     client, settings = _client()
     s = mention_stats(client, settings.indices, brand, window_start, window_end)
     out.print(f"[bold]{brand}[/bold]  {window_start:%Y-%m-%d %H:%M} → {window_end:%Y-%m-%d %H:%M} UTC")
@@ -230,9 +236,7 @@ def report(
     """Write a self-contained HTML report (charts inlined) for people without Kibana."""
     from indexing.report import write_report
 
-    window_start, window_end = _window(since, start, end, at, "7d")
-    if window_start is None or window_end is None:
-        raise _fail("report needs a closed window: --since, or --from with --to", 2)
+    window_start, window_end = _closed_window("report", since, start, end, at)
     client, settings = _client()
     data = write_report(
         client,

@@ -11,7 +11,7 @@ from listeners.bluesky_source import BlueskyConnector
 from tests.fixtures.bluesky_api import BlueskyStub
 from tests.fixtures.common import NOW, FakeClock, drain, iso_z, matching, payload
 
-PASSWORD = "SCRUBBED-app-password"
+PASSWORD = "scrubbed"
 
 
 @pytest.fixture(autouse=True)

@@ -28,7 +28,7 @@ from indexing.kibana_import import (
 )
 from indexing.kibana_objects import build_objects
 
-SECRET = "SCRUBBED-fake-kibana-key"  # a test value, not a credential
+SECRET = "scrubbed"  # a test placeholder, not a credential
 
 
 class KibanaStub(BaseHTTPRequestHandler):
