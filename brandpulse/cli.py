@@ -58,6 +58,8 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # its retry warnings carry tracebacks; the outcome is reported anyway
+        logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 
 
 # --- Elasticsearch node -------------------------------------------------------------------
@@ -333,8 +335,19 @@ def demo(
     print_counts()
 
 
-def main() -> None:  # pragma: no cover - console script entry
-    app()
+def main() -> None:
+    """Console-script entry: `app`, with an unreachable cluster turned into one clear line."""
+    from elastic_transport import ConnectionError as TransportConnectionError
+
+    try:
+        app()
+    except TransportConnectionError:
+        url = get_settings().effective_es_url
+        console.print(
+            f"[red]cannot reach Elasticsearch at {url}[/red]: start the local node with "
+            "`brandpulse es start`, or set ES_URL (and ES_API_KEY) for a real cluster"
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

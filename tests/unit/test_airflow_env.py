@@ -19,3 +19,19 @@ def test_secrets_are_generated_once_and_shared(env, state_dir):
 def test_environment_secrets_win(env):
     env.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "from-the-deployment")
     assert airflow_env()["AIRFLOW__API_AUTH__JWT_SECRET"] == "from-the-deployment"
+
+
+def test_cli_reports_an_unreachable_cluster_in_one_line(env):
+    import subprocess
+    import sys
+
+    env.setenv("ES_URL", "http://127.0.0.1:9")
+    done = subprocess.run(
+        [sys.executable, "-c", "from brandpulse.cli import main; main()", "counts"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "cannot reach Elasticsearch at http://127.0.0.1:9" in done.stderr
+    assert "Traceback" not in done.stderr
