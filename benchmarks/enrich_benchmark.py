@@ -6,7 +6,8 @@ texts with the same model and the same number of torch threads:
 * ``batched``  : ``nlp.enrich.enrich_texts`` (language id + sentiment; the model
                  loaded once, length-sorted batches, bfloat16 where the CPU has it);
 * ``pipeline`` : the plain Hugging Face loop, ``pipeline("text-classification")``
-                 called once per text on the same network and inputs;
+                 called once per text on the same network and inputs, plus language
+                 id and (for a blended model) the char n-gram blend, per text;
 * ``single``   : our own ``predict([text])`` once per text (batching effect only).
 
 Usage: python benchmarks/enrich_benchmark.py [--model default] [--n 600] [--threads 1]
@@ -75,9 +76,15 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
         classify = pipeline("text-classification", model=network, tokenizer=tokenizer, device=-1,
                             top_k=None, truncation=True, max_length=max_length)
         inputs = [prefix + normalise_for_model(t) for t in texts]
+        char = blend_weights = None
+        if backend == "e5" and spec.blend:
+            from nlp.char_ngrams import CharNgramModel
+
+            char, blend_weights = CharNgramModel.load(Path(arg)), spec.blend
         classify(inputs[0])
         started = time.perf_counter()
-        out = [classify(text) for text in inputs]
+        out = [plain_one(classify, inp, text, char, blend_weights)
+               for inp, text in zip(inputs, texts, strict=True)]
     elif mode == "single":
         model = create(model_ref)
         model.predict(warm[:1])
@@ -93,6 +100,24 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "torch_threads": torch.get_num_threads(),
     }
+
+
+def plain_one(classify, model_input: str, text: str, char, blend_weights) -> dict:
+    """One text through the plain loop: the pipeline, then (for a blended model) the same
+    character n-gram blend the batched path applies, also one text at a time."""
+    import numpy as np
+
+    from nlp.blend import blend, language_groups
+    from nlp.language import detect_language
+
+    scores = {d["label"]: d["score"] for d in classify(model_input)[0]}
+    lang = detect_language(text).lang
+    if char is None:
+        return {"lang": lang, "scores": scores}
+    labels = list(char.labels)
+    logp = np.log(np.clip(np.array([[scores[label] for label in labels]]), 1e-9, 1.0))
+    mixed = blend(logp, char.log_proba([text]), language_groups([text]), blend_weights)[0]
+    return {"lang": lang, "scores": dict(zip(labels, mixed.tolist(), strict=True))}
 
 
 def main() -> None:

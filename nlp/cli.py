@@ -8,6 +8,7 @@ summary line, ``detect-language`` is a small helper for checks.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -38,13 +39,20 @@ def train_sentiment(
     eval_by_language: Annotated[Path | None, typer.Option(
         "--eval-by-language", help="Folder of <language>/val.jsonl to evaluate on.")] = None,
     name: str = "e5-sentiment",
-    version: str = "1.0.0",
+    version: str = "1.1.0",
     epochs: int = 2,
     cut_layer: Annotated[int, typer.Option(help="Layers below this stay frozen.")] = 6,
     threads: int = 1,
     seed: int = 13,
     min_per_source: Annotated[int, typer.Option(
         help="Repeat smaller files up to this many examples per epoch.")] = 6000,
+    class_balance: Annotated[str, typer.Option(
+        help="Balance classes over all files pooled ('global') or within each file ('source').")] = "global",
+    char_ngrams: Annotated[bool, typer.Option(
+        help="Also train the character n-gram model and its blend weights.")] = True,
+    encoder_from: Annotated[Path | None, typer.Option(
+        "--encoder-from", help="Reuse the transformer of an earlier run (same data, seed and settings) "
+        "and train only the character n-gram stage.")] = None,
     calibrate: Annotated[bool, typer.Option(
         help="Tune class logit offsets on the held-out training slice.")] = True,
 ) -> None:
@@ -64,25 +72,82 @@ def train_sentiment(
         raise typer.BadParameter("give at least one --data file")
     examples = read_many(files)
     settings = TrainSettings(epochs=epochs, cut_layer=cut_layer, threads=threads, seed=seed,
-                             min_examples_per_source=min_per_source, calibrate=calibrate)
+                             min_examples_per_source=min_per_source, calibrate=calibrate,
+                             class_balance=class_balance, char_ngrams=char_ngrams)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, file=sys.stderr))
         bar.update(done - bar.n)
 
-    result = train(examples, name, version, settings, progress)
-    for bar in bars.values():
-        bar.close()
-    e5_sentiment.save(result.model, result.spec, out)
+    if encoder_from is not None:
+        result, history_from = _reuse_encoder(encoder_from, examples, settings, name, version, out)
+    else:
+        result = train(examples, name, version, settings, progress)
+        for bar in bars.values():
+            bar.close()
+        e5_sentiment.save(result.model, result.spec, out)
+        history_from = None
+    blend = None
+    from nlp.char_ngrams import FILE as CHAR_FILE
+
+    (out / CHAR_FILE).unlink(missing_ok=True)  # a stale one from an earlier run in this directory
+    if settings.char_ngrams:
+        from nlp.char_training import add_char_ngrams
+
+        typer.echo("training the character n-gram model and choosing blend weights ...", err=True)
+        blend = add_char_ngrams(out, examples, result.hold, result.fit)
     evaluations = _evaluate_new(out, eval_files or [], eval_by_language)
     args = sys.argv[sys.argv.index("train-sentiment") + 1 :] if "train-sentiment" in sys.argv else []
-    command = "brandpulse train-sentiment " + " ".join(shlex.quote(a) for a in args)
-    write_card(out, spec=result.spec, settings=settings, data=describe_data(files, examples),
-               history=result.history, evaluations=evaluations, seconds=result.seconds,
-               command=command, n_train=result.n_train, n_holdout=result.n_holdout)
+    command = "brandpulse train-sentiment " + " ".join(shlex.quote(_portable(a)) for a in args)
+    write_card(out, spec=e5_sentiment.ModelSpec.read(out), settings=settings,
+               data=describe_data(files, examples), history=result.history, evaluations=evaluations,
+               seconds=result.seconds, command=command, n_train=result.n_train,
+               n_holdout=result.n_holdout, blend=blend, transformer_from=history_from)
     typer.echo(json.dumps({"out": str(out), "train_seconds": result.seconds,
-                           "holdout": result.holdout_scores, "evaluations": evaluations}))
+                           "holdout": result.holdout_scores, "blend": blend, "evaluations": evaluations}))
+
+
+def _reuse_encoder(source: Path, examples, settings, name: str, version: str, out: Path):
+    """A TrainResult-like record for a transformer trained earlier by this command.
+
+    Its weights are copied into ``out`` under the new name and version; the
+    held-out split is recomputed (same seed and data give the same split).
+    """
+    import dataclasses
+    import shutil
+    from types import SimpleNamespace
+
+    from nlp import e5_sentiment
+    from nlp.training import split_holdout
+
+    metrics = json.loads((source / "metrics.json").read_text())
+    recorded = metrics.get("settings", {})
+    for key in ("seed", "holdout", "cut_layer", "epochs", "min_examples_per_source", "class_balance"):
+        if key in recorded and recorded[key] != getattr(settings, key):
+            raise typer.BadParameter(f"{source} was trained with {key}={recorded[key]!r}, "
+                                     f"not {getattr(settings, key)!r}", param_hint="--encoder-from")
+    hold, fit = split_holdout(len(examples), settings)
+    if metrics.get("n_holdout") != len(hold):
+        raise typer.BadParameter(f"{source} held out {metrics.get('n_holdout')} examples, this data "
+                                 f"gives {len(hold)}: not the same training files",
+                                 param_hint="--encoder-from")
+    out.mkdir(parents=True, exist_ok=True)
+    if source.resolve() != out.resolve():
+        shutil.copy2(source / e5_sentiment.DELTA_FILE, out / e5_sentiment.DELTA_FILE)
+    spec = e5_sentiment.ModelSpec.read(source)
+    dataclasses.replace(spec, name=name, version=version, blend=None).write(out)
+    result = SimpleNamespace(history=metrics.get("holdout_history", []), seconds=metrics.get("train_seconds"),
+                             n_train=metrics.get("n_train"), n_holdout=len(hold), hold=hold, fit=fit,
+                             holdout_scores=metrics.get("holdout_history", []))
+    return result, f"{metrics.get('model')} {metrics.get('version')}"
+
+
+def _portable(arg: str) -> str:
+    """An absolute path argument as a path relative to the working directory (model cards)."""
+    if not arg.startswith("/"):
+        return arg
+    return os.path.relpath(arg)
 
 
 def _short(path: Path) -> str:

@@ -33,6 +33,9 @@ class ModelSpec:
     max_length: int = 128
     base: str = BASE_NAME
     kind: str = KIND
+    # weight of the character n-gram model per language group (see nlp.blend);
+    # None: the transformer alone
+    blend: dict[str, float] | None = None
 
     @classmethod
     def read(cls, model_dir: Path) -> ModelSpec:

@@ -173,12 +173,34 @@ class E5Sentiment(TransformersSentiment):
         import torch
 
         from nlp import e5_sentiment
+        from nlp.char_ngrams import CharNgramModel
 
+        model_dir = Path(model or DEFAULT_MODEL_DIR)
         dtype = torch.bfloat16 if _bf16_supported() else None
-        tokenizer, network, spec = e5_sentiment.load(Path(model or DEFAULT_MODEL_DIR), dtype=dtype)
+        tokenizer, network, spec = e5_sentiment.load(model_dir, dtype=dtype)
         super().__init__(loaded=(tokenizer, network), batch_size=batch_size,
                          max_length=spec.max_length, prefix=spec.prefix,
                          name=spec.name, version=spec.version)
+        self.blend_weights = spec.blend if spec.blend and CharNgramModel.present(model_dir) else None
+        self.char_model = CharNgramModel.load(model_dir) if self.blend_weights else None
+
+    def transformer_probabilities(self, texts: Sequence[str]):
+        """The fine-tuned transformer's probabilities alone (no character n-grams)."""
+        return super().probabilities(texts)
+
+    def probabilities(self, texts: Sequence[str]):
+        """Transformer probabilities, blended with the character n-gram model when the
+        directory has one (weights per language group, see :mod:`nlp.blend`)."""
+        import numpy as np
+
+        probs = self.transformer_probabilities(texts)
+        if self.char_model is None or not len(texts):
+            return probs
+        from nlp.blend import blend, language_groups
+
+        mixed = blend(np.log(np.clip(probs, 1e-9, 1.0)), self.char_model.log_proba(texts),
+                      language_groups(texts), self.blend_weights)
+        return mixed.astype(np.float32)
 
 
 class VaderSentiment:

@@ -44,8 +44,15 @@ class TrainSettings:
     # small files (one language's 1,839 tweets next to 45k English ones) are
     # repeated up to this many examples per epoch, so every language is learnt
     min_examples_per_source: int = 6000
+    # "global": classes balanced over all files pooled (the shipped model);
+    # "source": within each training file, so an already balanced file (UMSAB)
+    # is not pushed towards the class that is rare in another (TweetEval's
+    # negatives). Tried for 1.1.0: not better on the held-out slice.
+    class_balance: str = "global"
     # shift class logits to maximise macro-recall on the held-out training slice
     calibrate: bool = True
+    # train the character n-gram companion and blend weights (nlp.char_ngrams, nlp.blend)
+    char_ngrams: bool = True
     seed: int = 13
     max_length: int = 128
     encode_batch_size: int = 64
@@ -64,6 +71,8 @@ class TrainResult:
     seconds: float
     n_train: int
     n_holdout: int
+    hold: list[int]
+    fit: list[int]
 
 
 def _bf16_ok() -> bool:
@@ -186,6 +195,36 @@ def _epoch_indices(fit: Sequence[int], examples: Sequence[Example], minimum: int
     return out
 
 
+def split_holdout(n: int, settings: TrainSettings,
+                  rng: random.Random | None = None) -> tuple[list[int], list[int]]:
+    """(held-out, fit) example indices; the same for the same ``n`` and seed."""
+    rng = rng or random.Random(settings.seed)
+    indices = list(range(n))
+    rng.shuffle(indices)
+    n_hold = int(n * settings.holdout)
+    return sorted(indices[:n_hold]), indices[n_hold:]
+
+
+def class_weights(sample: Sequence[int], examples: Sequence[Example], y: np.ndarray,
+                  balance: str) -> np.ndarray:
+    """Loss weight per example (indexed like ``examples``): inverse class frequency in ``sample``.
+
+    ``"source"`` counts classes within each training file, ``"global"`` over
+    the sample pooled; either way each group's classes weigh the same in total.
+    """
+    if balance not in ("source", "global"):
+        raise ValueError(f"class_balance must be 'source' or 'global', not {balance!r}")
+    group = (lambda i: examples[i].source) if balance == "source" else (lambda i: "")
+    counts = Counter((group(i), int(y[i])) for i in sample)
+    classes = Counter(g for g, _ in counts)
+    sizes = Counter(group(i) for i in sample)
+    weights = np.ones(len(examples))
+    for i in sample:
+        g = group(i)
+        weights[i] = sizes[g] / (classes[g] * counts[g, int(y[i])])
+    return weights
+
+
 def predict_cached(model, states, indices: Sequence[int], cut: int, batch_size: int = 128) -> np.ndarray:
     """Class probabilities for cached lower-layer states."""
     import torch
@@ -232,16 +271,10 @@ def train(examples: Sequence[Example], name: str, version: str,
     model.eval()
     states = encode_lower(model, tokenizer, texts, settings, tick)
 
-    indices = list(range(len(examples)))
-    rng.shuffle(indices)
-    n_hold = int(len(indices) * settings.holdout)
-    hold, fit = sorted(indices[:n_hold]), indices[n_hold:]
-    per_epoch = len(_epoch_indices(fit, examples, settings.min_examples_per_source, random.Random(0)))
-
-    counts = Counter(y[_epoch_indices(fit, examples, settings.min_examples_per_source,
-                                      random.Random(0))].tolist())
-    weights = torch.tensor([per_epoch / (len(counts) * counts.get(i, 1)) for i in range(len(spec.labels))])
-    loss_fn = torch.nn.CrossEntropyLoss(weight=weights.float())
+    hold, fit = split_holdout(len(examples), settings, rng)
+    epoch_sample = _epoch_indices(fit, examples, settings.min_examples_per_source, random.Random(0))
+    weights = class_weights(epoch_sample, examples, y, settings.class_balance)
+    example_weight = torch.from_numpy(weights).float()
 
     for p in model.parameters():
         p.requires_grad_(False)
@@ -253,7 +286,7 @@ def train(examples: Sequence[Example], name: str, version: str,
         [{"params": top, "lr": settings.learning_rate}, {"params": head, "lr": settings.head_learning_rate}],
         weight_decay=settings.weight_decay,
     )
-    steps_per_epoch = -(-per_epoch // settings.batch_size)
+    steps_per_epoch = -(-len(epoch_sample) // settings.batch_size)
     total = steps_per_epoch * settings.epochs
     warmup = max(1, total // 20)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -271,7 +304,10 @@ def train(examples: Sequence[Example], name: str, version: str,
             hidden, mask = _pad([states[i] for i in batch])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=_bf16_ok()):
                 logits = head_logits(model, run_layers(model, hidden, mask, settings.cut_layer, n_layers))
-            loss = loss_fn(logits.float(), torch.from_numpy(y[batch]))
+            w = example_weight[batch]
+            per_example = torch.nn.functional.cross_entropy(logits.float(), torch.from_numpy(y[batch]),
+                                                            reduction="none")
+            loss = (per_example * w).sum() / w.sum()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(top + head, 1.0)
             optimiser.step()
@@ -309,6 +345,7 @@ def train(examples: Sequence[Example], name: str, version: str,
     return TrainResult(
         model=model, tokenizer=tokenizer, spec=spec, holdout_scores=chosen, history=history,
         seconds=round(time.monotonic() - started, 1), n_train=len(fit), n_holdout=len(hold),
+        hold=hold, fit=fit,
     )
 
 

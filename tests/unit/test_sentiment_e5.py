@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,24 @@ def test_trained_directory_round_trips_and_matches_the_training_path(tmp_path, m
     assert np.abs(served - cached).max() < 0.03
     assert {r.model for r in model.predict(texts)} == {"tiny-e5"}
 
+    # second stage: the character n-gram model and blend weights go into the same directory
+    from nlp.blend import blend, language_groups
+    from nlp.char_ngrams import CharNgramModel
+    from nlp.char_training import add_char_ngrams
+
+    chosen = add_char_ngrams(out, examples, result.hold, result.fit)
+    assert set(chosen["weights"]) == {"en", "other"}
+    assert e5_sentiment.ModelSpec.read(out).blend == chosen["weights"]
+    # (six held-out texts are too few to move the weights off 0; set them to see the blend act)
+    weights = {"en": 0.5, "other": 0.5}
+    dataclasses.replace(e5_sentiment.ModelSpec.read(out), blend=weights).write(out)
+    blended = sentiment.create(str(out))
+    transformer = blended.transformer_probabilities(texts)
+    expected = blend(np.log(transformer), CharNgramModel.load(out).log_proba(texts),
+                     language_groups(texts), weights)
+    assert not np.allclose(expected, transformer, atol=1e-3)
+    np.testing.assert_allclose(blended.probabilities(texts), expected, atol=1e-4)
+
 
 @pytest.mark.skipif(not sentiment.DEFAULT_MODEL_DIR.exists(), reason="default model not trained yet")
 def test_default_model_reads_obvious_sentiment_in_several_languages():
@@ -81,3 +101,23 @@ def test_default_model_reads_obvious_sentiment_in_several_languages():
     assert predicted == list(cases.values())
     # any script works without failing, including empty text
     assert len(model.predict(["", "ここは大丈夫です", "Привет, как дела?", "🙂" * 300])) == 4
+
+
+def test_class_weights_balance_classes_within_each_training_file():
+    # "big" is skewed (1 negative : 3 neutral), "small" is balanced
+    labels = {"big": [0, 1, 1, 1], "small": [0, 1, 2]}
+    examples = [Example(f"t{n}", "x", src) for src, ys in labels.items() for n in range(len(ys))]
+    y = np.array([c for ys in labels.values() for c in ys])
+    sample = list(range(len(examples)))
+
+    per_source = training.class_weights(sample, examples, y, "source")
+    # within "big", the negative carries as much weight as the three neutrals together
+    assert per_source[0] == pytest.approx(3 * per_source[1])
+    # a balanced file gets equal weights: it is not pulled towards "big"'s rare class
+    assert per_source[4] == per_source[5] == per_source[6]
+
+    pooled = training.class_weights(sample, examples, y, "global")
+    # pooled, neutral is common (4 of 7), so the balanced file's neutral weighs less
+    assert pooled[5] < pooled[4]
+    with pytest.raises(ValueError, match="class_balance"):
+        training.class_weights(sample, examples, y, "language")
