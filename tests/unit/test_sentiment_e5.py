@@ -121,3 +121,34 @@ def test_class_weights_balance_classes_within_each_training_file():
     assert pooled[5] < pooled[4]
     with pytest.raises(ValueError, match="class_balance"):
         training.class_weights(sample, examples, y, "language")
+
+
+def test_train_sentiment_cli_writes_both_stages_and_checks_encoder_reuse(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from brandpulse.cli import app
+
+    monkeypatch.setattr(training, "cache_dir", lambda: tmp_path / "cache")
+    words = {"positive": "love great", "negative": "hate awful", "neutral": "table chair"}
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps({"text": f"{w} {i}", "label": label}) + "\n"
+                            for i in range(12) for label, w in words.items()))
+    out = tmp_path / "model"
+    common = ["train-sentiment", "--data", str(data), "--out", str(out), "--cut-layer", "11",
+              "--epochs", "1", "--min-per-source", "0"]
+    runner = CliRunner()
+    first = runner.invoke(app, common)
+    assert first.exit_code == 0, first.output
+    assert (out / "char_ngrams.npz").exists()
+    assert e5_sentiment.ModelSpec.read(out).blend is not None
+    assert "character n-gram" in (out / "MODEL_CARD.md").read_text()
+
+    # reusing the transformer needs the same seed (and so the same held-out split)
+    other_seed = runner.invoke(app, [*common, "--encoder-from", str(out), "--seed", "14"])
+    assert other_seed.exit_code != 0 and "seed" in other_seed.output
+    again = runner.invoke(app, [*common, "--encoder-from", str(out), "--version", "1.0.1"])
+    assert again.exit_code == 0, again.output
+    assert e5_sentiment.ModelSpec.read(out).version == "1.0.1"
+    assert "--encoder-from" in (out / "MODEL_CARD.md").read_text()
