@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nlp.language import detect_language
+from nlp.metrics import mean_file_macro_recall
 
 GROUPS = ("en", "other")
 GRID = tuple(round(float(w), 2) for w in np.linspace(0.0, 0.6, 13))
@@ -34,19 +35,6 @@ def blend(log_transformer: np.ndarray, log_char: np.ndarray, groups: Sequence[st
     return p / p.sum(axis=1, keepdims=True)
 
 
-def _mean_source_macro_recall(pred: np.ndarray, gold: np.ndarray, sources: np.ndarray,
-                              min_texts: int) -> float | None:
-    """Mean over files (with at least ``min_texts`` texts here) of per-class recall averages."""
-    recalls = []
-    for s in np.unique(sources):
-        mine = sources == s
-        if mine.sum() < min_texts:
-            continue
-        g, p = gold[mine], pred[mine]
-        recalls.append(np.mean([np.mean(p[g == c] == c) for c in np.unique(g)]))
-    return float(np.mean(recalls)) if recalls else None
-
-
 def choose_weights(log_transformer: np.ndarray, log_char: np.ndarray, gold: np.ndarray,
                    sources: Sequence[str], groups: Sequence[str], min_texts: int = 50,
                    min_gain: float = 1.0) -> dict[str, dict[str, float]]:
@@ -64,13 +52,13 @@ def choose_weights(log_transformer: np.ndarray, log_char: np.ndarray, gold: np.n
     for group in GROUPS:
         mine = groups_arr == group
         lt, lc, g, s = log_transformer[mine], log_char[mine], gold[mine], sources_arr[mine]
-        before = _mean_source_macro_recall(lt.argmax(1), g, s, min_texts)
+        before = mean_file_macro_recall(lt.argmax(1), g, s, min_texts)
         if before is None:
             chosen[group] = {"weight": 0.0, "before": None, "after": None, "n": int(mine.sum())}
             continue
         best_w, best = 0.0, before
         for w in GRID:
-            score = _mean_source_macro_recall(((1 - w) * lt + w * lc).argmax(1), g, s, min_texts)
+            score = mean_file_macro_recall(((1 - w) * lt + w * lc).argmax(1), g, s, min_texts)
             if score is not None and score > best + 1e-9:
                 best_w, best = w, score
         if 100 * (best - before) < min_gain:

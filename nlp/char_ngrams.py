@@ -34,13 +34,12 @@ def _counts(texts: Sequence[str]):
 
 
 def _tfidf(counts, idf: np.ndarray):
-    """Sublinear term frequency times idf, L2-normalised rows (as sklearn's TfidfVectorizer)."""
-    from sklearn.preprocessing import normalize
+    """Sublinear term frequency times idf, L2-normalised rows."""
+    from sklearn.feature_extraction.text import TfidfTransformer
 
-    x = counts.tocsr(copy=True)
-    x.data = 1.0 + np.log(x.data)
-    x = x.multiply(idf.reshape(1, -1)).tocsr()
-    return normalize(x, norm="l2", copy=False)
+    transformer = TfidfTransformer(sublinear_tf=True)
+    transformer.idf_ = idf
+    return transformer.transform(counts)
 
 
 @dataclass
@@ -86,13 +85,12 @@ def fit_char_ngrams(texts: Sequence[str], y: np.ndarray, labels: Sequence[str],
     Classes are balanced (``class_weight="balanced"``), and ``sample_weight``
     can balance the training files against each other.
     """
+    from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
 
     counts = _counts(texts).tocsr()
-    n = counts.shape[0]
-    df = np.bincount(counts.indices, minlength=N_FEATURES)
-    idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
-    idf[df < min_df] = 0.0
+    idf = TfidfTransformer().fit(counts).idf_.astype(np.float32)  # smooth idf
+    idf[np.bincount(counts.indices, minlength=N_FEATURES) < min_df] = 0.0
     x = _tfidf(counts, idf)
     clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
     clf.fit(x, y, sample_weight=sample_weight)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,9 +17,9 @@ from nlp.labelled import Example
 
 def file_balanced_weights(sources: Sequence[str]) -> np.ndarray:
     """Sample weights that give every training file the same total weight (mean 1)."""
-    counts = Counter(sources)
-    w = np.array([1.0 / counts[s] for s in sources])
-    return w * (len(w) / w.sum())
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    return compute_sample_weight("balanced", list(sources))
 
 
 def add_char_ngrams(model_dir: Path, examples: Sequence[Example], hold: Sequence[int],

@@ -41,6 +41,21 @@ def scores_from_matrix(m: np.ndarray) -> dict:
     }
 
 
+def mean_file_macro_recall(pred: np.ndarray, gold: np.ndarray, files: Sequence[str],
+                           min_texts: int = 0) -> float | None:
+    """Mean over files of macro-recall (0-1) on class ids; files with fewer than
+    ``min_texts`` texts are skipped (``None`` when none is left)."""
+    files_arr = np.asarray(files)
+    recalls = []
+    for f in np.unique(files_arr):
+        mine = files_arr == f
+        if mine.sum() < min_texts:
+            continue
+        g, p = gold[mine], pred[mine]
+        recalls.append(np.mean([np.mean(p[g == c] == c) for c in np.unique(g)]))
+    return float(np.mean(recalls)) if recalls else None
+
+
 def format_confusion(matrix: np.ndarray, labels: Sequence[str] = LABELS) -> str:
     """The confusion matrix as a small text table (rows gold, columns predicted)."""
     width = max(len(label) for label in labels) + 2

@@ -24,7 +24,7 @@ import numpy as np
 from nlp import e5_sentiment
 from nlp.e5_base import cache_dir
 from nlp.labelled import Example
-from nlp.metrics import scores
+from nlp.metrics import mean_file_macro_recall, scores
 from nlp.normalize import normalise_for_model
 
 log = logging.getLogger(__name__)
@@ -358,15 +358,9 @@ def calibrate_bias(probs: np.ndarray, gold: np.ndarray, sources: Sequence[str],
     """
     grid = np.round(np.linspace(-1.0, 1.0, 21), 2) if grid is None else grid
     logp = np.log(np.clip(probs, 1e-9, 1.0))
-    groups = [np.array([s == src for s in sources]) for src in sorted(set(sources))]
 
     def objective(bias: np.ndarray) -> float:
-        pred = (logp + bias).argmax(1)
-        recalls = []
-        for mask in groups:
-            g, p = gold[mask], pred[mask]
-            recalls.append(np.mean([np.mean(p[g == c] == c) for c in np.unique(g)]))
-        return float(np.mean(recalls))
+        return mean_file_macro_recall((logp + bias).argmax(1), gold, sources) or 0.0
 
     best_bias, best = np.zeros(probs.shape[1]), objective(np.zeros(probs.shape[1]))
     for low in grid:
