@@ -4,33 +4,50 @@ yet, advance the brand's episode, store it, and deliver what is pending.
 Idempotent for a given `at`: re-running (a retried DAG run, a restarted
 scheduler) finds no new bucket and nothing pending, so nothing is sent twice.
 After downtime, the missed buckets are judged once, in order (bounded by
-`catch_up`). A failed delivery leaves the episode `unsent`; the next check
-retries it.
+`catch_up`).
+
+Delivery guarantee: at least once, duplicates recognisable. Each event is
+stored as `sending` before the notifiers are called and as `notified` after
+they return. A failed delivery leaves it pending and the next check retries
+it. A crash between the mail server's acceptance and the `notified` write
+leaves it `sending`: the next check logs that and sends it again with the same
+`Message-ID`, which mail clients use to show it once.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from elasticsearch import Elasticsearch
 
 from alerts.detector import DetectorParams, detect
 from alerts.email_render import AlertContent, kibana_discover_url
-from alerts.episodes import EpisodeSettings, advance, mark_notified, pending
+from alerts.episodes import (
+    Episode,
+    EpisodeEvent,
+    EpisodeSettings,
+    advance,
+    mark_notified,
+    mark_sending,
+    pending,
+    thread_keys,
+)
 from alerts.explain import grown_terms, grown_topics, top_negative_posts
 from alerts.notifiers import DeliveryError, Notifier
 from alerts.series import fetch_series, floor_bucket
 from alerts.store import AlertStore
 from brandpulse.config import Brand, BrandsConfig
 from brandpulse.settings import Settings
+from brandpulse.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
 #: history the detector reads before the first bucket it judges
 HISTORY = timedelta(days=35)
-CHART_SPAN = timedelta(hours=24)
+#: the e-mail's chart: the hours up to the event, so the incident fills it
+CHART_SPAN = timedelta(hours=12)
 
 
 @dataclass
@@ -43,6 +60,7 @@ class CheckSummary:
     opened: list[str] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
     unsent: list[str] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)  # was `sending` when an earlier run stopped
     skipped_buckets: int = 0
 
     def to_dict(self) -> dict:
@@ -62,9 +80,10 @@ def check_brand(
     run_id: str | None = None,
 ) -> CheckSummary:
     """Judge the complete buckets up to `at` that were not judged yet, then deliver."""
+    at = as_utc(at)
     names = settings.indices
     store = AlertStore(client, names)
-    episode_settings = episode_settings or EpisodeSettings()
+    episode_settings = episode_settings or EpisodeSettings.from_alert_settings(brand.alerts)
     params = DetectorParams.from_settings(brand.alerts)
     step = timedelta(minutes=params.bucket_minutes)
     summary = CheckSummary(brand=brand.name)
@@ -96,29 +115,48 @@ def check_brand(
             episode = updated
         store.set_last_evaluated(brand.name, end - step, run_id=run_id)
 
+    deliver_pending(
+        brand,
+        store,
+        notifiers,
+        summary,
+        lambda e, ev: _content(client, settings, brand, e, ev, kibana_url, params),
+    )
+    return summary
+
+
+def deliver_pending(
+    brand: Brand, store: AlertStore, notifiers: list[Notifier], summary: CheckSummary, content_for
+) -> None:
+    """Send every pending event of the brand's episodes, oldest first; stop an
+    episode at its first failure (its later events wait for the next run)."""
     for episode in store.with_pending(brand.name):
         for event in pending(episode):
-            content = _content(client, settings, brand, episode, event, kibana_url, params)
+            ref = f"{episode.id}/{event.key}"
+            if not notifiers:
+                summary.unsent.append(ref)
+                continue
+            if event.key in episode.sending:
+                log.warning(
+                    "%s: %s was being sent when an earlier check stopped; sending it again with the "
+                    "same Message-ID (mail clients show it once)",
+                    brand.name,
+                    ref,
+                )
+                summary.resent.append(ref)
+            content = content_for(episode, event)
+            episode = mark_sending(episode, event.key, datetime.now(UTC))
+            store.save(episode)
             try:
                 for notifier in notifiers:
                     notifier.notify(content, brand.alerts.recipients)
             except DeliveryError as exc:
-                log.error(
-                    "%s: delivery of %s/%s failed, will retry next run: %s",
-                    brand.name,
-                    episode.id,
-                    event.key,
-                    exc,
-                )
-                summary.unsent.append(f"{episode.id}/{event.key}")
+                log.error("%s: delivery of %s failed, will retry next run: %s", brand.name, ref, exc)
+                summary.unsent.append(ref)
                 break
-            if notifiers:
-                episode = mark_notified(episode, event.key, at)
-                store.save(episode)
-                summary.sent.append(f"{episode.id}/{event.key}")
-            else:
-                summary.unsent.append(f"{episode.id}/{event.key}")
-    return summary
+            episode = mark_notified(episode, event.key, datetime.now(UTC))
+            store.save(episode)
+            summary.sent.append(ref)
 
 
 def _around(client, settings, brand, params, bucket_start) -> list:
@@ -133,7 +171,12 @@ def _around(client, settings, brand, params, bucket_start) -> list:
     return [detection.result(i) for i in range(max(0, first), len(detection))]
 
 
-def _content(client, settings, brand, episode, event, kibana_url, params) -> AlertContent:
+def _content(
+    client, settings, brand: Brand, episode: Episode, event: EpisodeEvent, kibana_url, params
+) -> AlertContent:
+    """What the e-mail of one event says. The headline figures are the event's
+    own (stored when it happened, so the alerts index and the report agree);
+    the chart, posts, topics and terms are read around it."""
     names = settings.indices
     step = timedelta(minutes=params.bucket_minutes)
     window_end = event.bucket_start + step
@@ -146,15 +189,15 @@ def _content(client, settings, brand, episode, event, kibana_url, params) -> Ale
         event=event.kind,
         episode_id=episode.id,
         event_key=event.key,
+        thread=thread_keys(episode, event.key),
         window_start=window_start,
         window_end=window_end,
-        negatives=result.window_negatives if result else event.negatives,
-        expected_negatives=(
-            result.window_expected if result and result.window_expected is not None else event.expected or 0.0
-        ),
+        negatives=event.negatives,
+        expected_negatives=event.expected or 0.0,
         share=_window_share(chart, params.horizon),
-        expected_share=result.expected_share if result else None,
-        reason=result.reason if result else "",
+        expected_share=event.expected_share,
+        fired_on=event.fired_on,
+        details=result.reason if result else "",
         topics=grown_topics(client, names, brand.name, window_start, window_end),
         terms=grown_terms(client, names, brand.name, window_start, window_end),
         posts=top_negative_posts(client, names, brand.name, window_start, window_end),
@@ -172,17 +215,21 @@ def _window_share(chart: list, horizon: int) -> float | None:
     return sum(r.negatives for r in window) / total if total else None
 
 
-def default_notifiers() -> list[Notifier]:
-    """SMTP (environment or the `brandpulse_smtp` Airflow Connection) and/or a webhook."""
+def default_notifiers(smtp_connection: str | None = None) -> list[Notifier]:
+    """SMTP (``BRANDPULSE_SMTP_*``, else the Airflow Connection `smtp_connection`
+    when one is named: the DAG names ``brandpulse_smtp``) and/or a webhook
+    (``BRANDPULSE_WEBHOOK_URL``). The command line names no connection, so it
+    never touches an Airflow home."""
     import os
 
     from alerts.notifiers import SmtpConfig, SmtpNotifier, WebhookNotifier
 
     found: list[Notifier] = []
     try:
-        found.append(SmtpNotifier(SmtpConfig.resolve("brandpulse_smtp")))
+        found.append(SmtpNotifier(SmtpConfig.resolve(smtp_connection)))
     except Exception as exc:  # noqa: BLE001 - any lookup failure means "no SMTP configured"
-        log.warning("no SMTP notifier (set BRANDPULSE_SMTP_HOST or connection brandpulse_smtp): %s", exc)
+        where = f" or the Airflow connection {smtp_connection}" if smtp_connection else ""
+        log.warning("no SMTP notifier (set BRANDPULSE_SMTP_HOST%s): %s", where, exc)
     if os.environ.get("BRANDPULSE_WEBHOOK_URL"):
         found.append(WebhookNotifier())
     return found
@@ -198,6 +245,7 @@ def check_alerts(
     notifiers: list[Notifier] | None = None,
     catch_up: timedelta = timedelta(hours=24),
     run_id: str | None = None,
+    smtp_connection: str | None = None,
 ) -> list[CheckSummary]:
     """`check_brand` for one or every configured brand."""
     from brandpulse.settings import get_settings
@@ -205,7 +253,7 @@ def check_alerts(
 
     settings = settings or get_settings()
     client = client or make_client(settings)
-    notifiers = default_notifiers() if notifiers is None else notifiers
+    notifiers = default_notifiers(smtp_connection) if notifiers is None else notifiers
     brands = [config.brand(brand)] if brand else config.brands
     return [
         check_brand(

@@ -23,6 +23,7 @@ import prison
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from alerts.detector import BucketResult
+from alerts.episodes import severity_label
 
 DATA_VIEW_ID = "brandpulse-mentions"
 CHART_CID = "negative-chart@brandpulse"
@@ -52,15 +53,24 @@ class Post:
     url: str | None = None
     engagement: int = 0
     created_at: datetime | None = None
+    similar: int = 0  # near-identical posts grouped under this one ("+4 similar")
+
+
+EventKind = Literal["open", "escalate", "reopen", "resolve"]
 
 
 @dataclass(frozen=True)
 class AlertContent:
-    """Everything the e-mail says about one episode event."""
+    """Everything the e-mail says about one episode event.
+
+    `negatives`/`expected_negatives` are the alert window's (the detector's
+    horizon, `window_start`..`window_end`): subject, headline, body, the
+    alerts index and the report all quote these same two figures.
+    """
 
     brand: str
     brand_title: str
-    event: Literal["open", "escalate", "resolve"]
+    event: EventKind
     episode_id: str
     event_key: str
     window_start: datetime
@@ -69,7 +79,9 @@ class AlertContent:
     expected_negatives: float
     share: float | None = None
     expected_share: float | None = None
-    reason: str = ""
+    fired_on: Sequence[str] = ()  # which tests fired: "count", "share"
+    details: str = ""  # the statistics, for the curious (one line)
+    thread: Sequence[str] = ()  # keys of this episode's earlier events (threading)
     topics: Sequence[Growth] = ()
     terms: Sequence[Growth] = ()
     posts: Sequence[Post] = ()
@@ -84,11 +96,58 @@ class AlertContent:
 
     @property
     def severity_label(self) -> str:
-        if self.severity >= 10:
-            return "critical"
-        if self.severity >= 4:
-            return "high"
-        return "elevated"
+        return severity_label(self.severity)
+
+    @property
+    def window_label(self) -> str:
+        """The alert window in words: "the last hour", "the last 30 minutes"."""
+        minutes = round((self.window_end - self.window_start).total_seconds() / 60)
+        if minutes == 60:
+            return "the last hour"
+        if minutes % 60 == 0:
+            return f"the last {minutes // 60} hours"
+        return f"the last {minutes} minutes"
+
+    @property
+    def expected_text(self) -> str:
+        return fmt_count(self.expected_negatives)
+
+    @property
+    def headline(self) -> str:
+        """Why this e-mail came, in plain words (the statistics go in `details`)."""
+        who, n, window = self.brand_title, self.negatives, self.window_label
+        share_fired = "share" in self.fired_on and "count" not in self.fired_on
+        if self.event == "resolve":
+            return (
+                f"Negative posts about {who} are back to normal: {n} in {window}, "
+                f"about {self.expected_text} expected."
+            )
+        if share_fired and self.share is not None and self.expected_share is not None:
+            lead = {"escalate": "is climbing further", "reopen": "has jumped again"}.get(
+                self.event, "has jumped"
+            )
+            return (
+                f"The share of negative posts about {who} {lead}: {self.share:.0%} of posts in "
+                f"{window} are negative, where {self.expected_share:.0%} is usual."
+            )
+        lead = {
+            "open": f"{who} is getting far more negative posts than usual",
+            "escalate": f"The negative spike for {who} is growing",
+            "reopen": f"The negative spike for {who} is back",
+        }[self.event]
+        return (
+            f"{lead}: {n} in {window}, about {fmt_ratio(self.severity)} "
+            f"the {self.expected_text} that are normal for this time."
+        )
+
+
+def fmt_count(value: float) -> str:
+    """An expected count the way every alert text prints it."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def fmt_ratio(value: float) -> str:
+    return "new" if value == float("inf") else f"{value:.1f}x"
 
 
 def kibana_discover_url(
@@ -139,7 +198,10 @@ def kibana_discover_url(
 
 
 def render_chart_png(buckets: Sequence[BucketResult], title: str = "") -> bytes:
-    """Negative mentions per bucket against the expected value and normal range."""
+    """Two panels over the given buckets (the caller passes the hours around
+    the event): negative mentions against the expected number, and the
+    negative share against the expected share. Buckets that fired are shaded
+    in both, so the metric that fired is visible at a glance."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -147,28 +209,16 @@ def render_chart_png(buckets: Sequence[BucketResult], title: str = "") -> bytes:
     from matplotlib import pyplot as plt
 
     times = [b.start for b in buckets]
-    fig, ax = plt.subplots(figsize=(6.4, 2.4), dpi=100)
+    fig, (counts, shares) = plt.subplots(
+        2, 1, figsize=(6.4, 3.6), dpi=100, sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+    )
     try:
+        for ax in (counts, shares):
+            for b in buckets:
+                if b.fired:
+                    ax.axvspan(b.start, b.end, color="#fcbba1", alpha=0.6, linewidth=0)
         known = [b for b in buckets if b.expected is not None]
-        if known:
-            ax.fill_between(
-                [b.start for b in known],
-                [b.lower or 0 for b in known],
-                [b.upper or 0 for b in known],
-                step="post",
-                color="#9ecae1",
-                alpha=0.5,
-                label="normal range",
-            )
-            ax.step(
-                [b.start for b in known],
-                [b.expected for b in known],
-                where="post",
-                color="#3182bd",
-                linewidth=1.2,
-                label="expected",
-            )
-        ax.step(
+        counts.step(
             times,
             [b.negatives for b in buckets],
             where="post",
@@ -176,17 +226,48 @@ def render_chart_png(buckets: Sequence[BucketResult], title: str = "") -> bytes:
             linewidth=1.6,
             label="negative mentions",
         )
-        for b in buckets:
-            if b.fired:
-                ax.axvspan(b.start, b.end, color="#fcbba1", alpha=0.5, linewidth=0)
-        ax.set_ylim(bottom=0)
-        ax.set_ylabel("per bucket")
+        if known:
+            counts.step(
+                [b.start for b in known],
+                [b.expected for b in known],
+                where="post",
+                color="#3182bd",
+                linewidth=1.2,
+                linestyle="--",
+                label="expected",
+            )
+        counts.set_ylim(bottom=0)
+        counts.set_ylabel("per bucket", fontsize=8)
+        counts.legend(loc="upper left", fontsize=7, frameon=False)
+        with_share = [b for b in buckets if b.share is not None]
+        shares.step(
+            [b.start for b in with_share],
+            [100 * (b.share or 0) for b in with_share],
+            where="post",
+            color="#de2d26",
+            linewidth=1.4,
+            label="negative share",
+        )
+        expected_share = [b for b in buckets if b.expected_share is not None]
+        if expected_share:
+            shares.step(
+                [b.start for b in expected_share],
+                [100 * (b.expected_share or 0) for b in expected_share],
+                where="post",
+                color="#3182bd",
+                linewidth=1.2,
+                linestyle="--",
+                label="expected share",
+            )
+        shares.set_ylim(0, 100)
+        shares.set_ylabel("% negative", fontsize=8)
+        shares.legend(loc="upper left", fontsize=7, frameon=False)
         if title:
-            ax.set_title(title, fontsize=10)
-        ax.legend(loc="upper left", fontsize=7, frameon=False)
-        ax.grid(axis="y", alpha=0.3)
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b\n%H:%M"))
-        ax.tick_params(labelsize=8)
+            counts.set_title(title, fontsize=10)
+        for ax in (counts, shares):
+            ax.grid(axis="y", alpha=0.3)
+            ax.tick_params(labelsize=8)
+        shares.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
         fig.tight_layout()
         out = io.BytesIO()
         fig.savefig(out, format="png")
@@ -195,18 +276,29 @@ def render_chart_png(buckets: Sequence[BucketResult], title: str = "") -> bytes:
         plt.close(fig)
 
 
+def message_id(episode_id: str, event_key: str) -> str:
+    """The fixed Message-ID of one episode event: a resend carries the same one,
+    so mail clients show it once."""
+    return f"<{_token(episode_id)}.{_token(event_key)}@brandpulse>"
+
+
 def render_email(
     content: AlertContent,
     sender: str,
     recipients: Sequence[str],
     sent_at: datetime | None = None,
 ) -> EmailMessage:
-    """Build the message: text and HTML alternatives, chart as a related part."""
+    """Build the message: text and HTML alternatives, chart as a related part.
+
+    Every mail of an episode threads under its first: `In-Reply-To` names the
+    opening mail, `References` every earlier one."""
     env = _environment()
     context = {
         "c": content,
         "window": f"{_human(content.window_start)} – {_human(content.window_end)} UTC",
         "posts": [_post_view(p) for p in content.posts[:5]],
+        "terms": [t for t in content.terms if t.current > t.baseline],
+        "topics": [t for t in content.topics if t.current > t.baseline],
         "kibana": content.kibana_url if _is_http(content.kibana_url) else None,
         "chart_cid": CHART_CID if content.buckets else None,
     }
@@ -214,10 +306,14 @@ def render_email(
     html = env.get_template("alert_email.html.j2").render(**context)
 
     msg = EmailMessage()
-    msg["Subject"] = _subject(content)
+    msg["Subject"] = subject(content)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
-    msg["Message-ID"] = f"<{_token(content.episode_id)}.{_token(content.event_key)}@brandpulse>"
+    msg["Message-ID"] = message_id(content.episode_id, content.event_key)
+    if content.thread:
+        earlier = [message_id(content.episode_id, key) for key in content.thread]
+        msg["In-Reply-To"] = earlier[0]
+        msg["References"] = " ".join(earlier)
     msg["X-Brandpulse-Episode"] = content.episode_id
     if sent_at is not None:
         msg["Date"] = format_datetime(sent_at if sent_at.tzinfo else sent_at.replace(tzinfo=UTC))
@@ -244,21 +340,23 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.0%}"
-    env.filters["num"] = lambda v: f"{v:,.0f}" if v >= 10 else f"{v:.1f}"
-    env.filters["times"] = lambda v: "new" if v == float("inf") else f"{v:.1f}x"
+    env.filters["num"] = fmt_count
+    env.filters["times"] = fmt_ratio
     return env
 
 
-def _subject(c: AlertContent) -> str:
+def subject(c: AlertContent) -> str:
+    """One line with the same figures as the headline and the body."""
     what = {
         "open": "negative spike",
-        "escalate": "negative spike escalating",
-        "resolve": "negative spike resolved",
+        "escalate": "negative spike growing",
+        "reopen": "negative spike back",
+        "resolve": "resolved",
     }[c.event]
-    title = re.sub(r"[\r\n]+", " ", c.brand_title)
+    title = re.sub(r"[\x00-\x1f\x7f]+", " ", c.brand_title)
     return (
-        f"[brandpulse] {title}: {what} – {c.negatives} negative mentions vs "
-        f"{c.expected_negatives:.0f} expected"
+        f"[brandpulse] {title}: {what} – {c.negatives} negative posts in {c.window_label} "
+        f"vs {c.expected_text} expected"
     )
 
 
@@ -270,6 +368,7 @@ def _post_view(p: Post) -> dict:
         "author": p.author or "unknown author",
         "url": p.url if _is_http(p.url) else None,
         "engagement": p.engagement,
+        "similar": p.similar,
         "when": _human(p.created_at) if p.created_at else "",
     }
 

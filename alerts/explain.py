@@ -4,6 +4,8 @@ aggregations over the alert window against the brand's previous week."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from elasticsearch import Elasticsearch
@@ -42,35 +44,72 @@ def _window(brand: str, start: datetime, end: datetime, *extra: dict) -> dict:
 
 
 def top_negative_posts(
-    client: Elasticsearch, names: IndexNames, brand: str, start: datetime, end: datetime, size: int = 5
+    client: Elasticsearch,
+    names: IndexNames,
+    brand: str,
+    start: datetime,
+    end: datetime,
+    size: int = 5,
+    scan: int = 500,
 ) -> list[Post]:
-    """The most-engaged negative posts of the window (reposts, likes, then reach)."""
+    """The window's negative posts to answer first: ordered by the interactions
+    the e-mail shows beside them (likes + reposts + replies), near-identical
+    posts folded into the first of their group ("+4 similar")."""
     found = client.search(
         index=names.mentions,
         query=_window(brand, start, end, NEGATIVE),
         sort=[
-            {"engagement.reposts": {"order": "desc", "missing": "_last"}},
             {"engagement.likes": {"order": "desc", "missing": "_last"}},
-            {"author.followers": {"order": "desc", "missing": "_last"}},
+            {"engagement.reposts": {"order": "desc", "missing": "_last"}},
+            {"created_at": {"order": "asc"}},
         ],
-        size=size,
+        size=scan,
         source_includes=["text", "platform", "author.handle", "url", "engagement", "created_at"],
     )
     posts = []
     for hit in found["hits"]["hits"]:
         s = hit["_source"]
-        e = s.get("engagement", {})
+        e = s.get("engagement") or {}
         posts.append(
             Post(
                 text=s["text"],
                 platform=s["platform"],
-                author=s.get("author", {}).get("handle"),
+                author=(s.get("author") or {}).get("handle"),
                 url=s.get("url"),
-                engagement=sum(int(e.get(k) or 0) for k in ("likes", "reposts", "replies")),
+                engagement=sum(_int(e.get(k)) for k in ("likes", "reposts", "replies")),
                 created_at=datetime.fromisoformat(s["created_at"]),
             )
         )
-    return posts
+    posts.sort(key=lambda p: (-p.engagement, p.created_at or start))
+    return group_similar(posts)[:size]
+
+
+def group_similar(posts: list[Post], threshold: float = 0.6) -> list[Post]:
+    """Fold near-duplicates (word-set Jaccard >= `threshold`, links, @handles
+    and numbers ignored) into the first post of their group, keeping order."""
+    groups: list[tuple[frozenset[str], Post, int]] = []
+    for post in posts:
+        words = _shingle(post.text)
+        for i, (rep_words, rep, similar) in enumerate(groups):
+            union = len(words | rep_words)
+            if union and len(words & rep_words) / union >= threshold:
+                groups[i] = (rep_words, rep, similar + 1)
+                break
+        else:
+            groups.append((words, post, 0))
+    return [replace(rep, similar=similar) for _, rep, similar in groups]
+
+
+def _shingle(text: str) -> frozenset[str]:
+    text = re.sub(r"https?://\S+|[@#]\w+|\d+", " ", text.casefold())
+    return frozenset(re.findall(r"\w+", text))
+
+
+def _int(value: object) -> int:
+    try:
+        return max(0, int(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 def grown_topics(
@@ -126,7 +165,8 @@ def grown_terms(
             }
         },
     )
-    return [
+    grown = [
         Growth(label=b["key"], current=b["doc_count"], baseline=b["bg_count"] * scale)
         for b in found["aggregations"]["terms"]["buckets"]
     ]
+    return [g for g in grown if g.current > g.baseline]

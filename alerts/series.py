@@ -8,6 +8,7 @@ import numpy as np
 from elasticsearch import Elasticsearch
 
 from brandpulse.settings import IndexNames
+from brandpulse.timeutil import as_utc
 
 NEGATIVE = {"term": {"sentiment.label": "negative"}}
 SCORED = {"exists": {"field": "sentiment.label"}}
@@ -15,6 +16,7 @@ SCORED = {"exists": {"field": "sentiment.label"}}
 
 def floor_bucket(at: datetime, minutes: int) -> datetime:
     """Start of the bucket containing `at` (buckets are aligned to UTC midnight)."""
+    at = as_utc(at)
     midnight = at.replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight + timedelta(minutes=((at - midnight) // timedelta(minutes=minutes)) * minutes)
 

@@ -12,17 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 from elasticsearch import Elasticsearch, NotFoundError
 
+from alerts.email_render import fmt_count
 from alerts.episodes import Episode, pending
 from brandpulse.settings import IndexNames
-
-
-def severity_label(score: float) -> str:
-    """Negatives over the horizon as a multiple of the expected number, in words."""
-    if score >= 5:
-        return "critical"
-    if score >= 3:
-        return "high"
-    return "elevated"
 
 
 def episode_document(episode: Episode) -> dict:
@@ -31,13 +23,13 @@ def episode_document(episode: Episode) -> dict:
     status = "resolved" if not episode.is_open else ("escalated" if escalated else "open")
     expected = episode.peak_expected
     title = f"{episode.brand}: {episode.peak_negatives} negative mentions" + (
-        f" vs {expected:.1f} expected" if expected is not None else ""
+        f" vs {fmt_count(expected)} expected" if expected is not None else ""
     )
     doc = {
         "id": episode.id,
         "brand": episode.brand,
         "status": status,
-        "severity": severity_label(episode.peak_severity),
+        "severity": episode.severity_label,
         "severity_score": round(episode.peak_severity, 3),
         "opened_at": episode.opened_at.isoformat(),
         "updated_at": end.isoformat(),
@@ -49,7 +41,7 @@ def episode_document(episode: Episode) -> dict:
         "episode": episode.model_dump(mode="json"),
     }
     if expected is not None:
-        doc["expected_count"] = round(expected, 3)
+        doc["expected_count"] = float(fmt_count(expected).replace(",", ""))  # as the e-mails print it
     if episode.resolved_at is not None:
         doc["resolved_at"] = episode.resolved_at.isoformat()
     return doc

@@ -49,6 +49,11 @@ def ensure_secrets(settings: Settings) -> dict[str, str]:
     return values
 
 
+def _prepend(first: str, rest: str | None) -> str:
+    parts = [first, *(p for p in (rest or "").split(os.pathsep) if p and p != first)]
+    return os.pathsep.join(parts)
+
+
 def airflow_env(settings: Settings | None = None) -> dict[str, str]:
     """Variables to export for any Airflow command of this project.
 
@@ -62,7 +67,9 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p),
+        "PYTHONPATH": _prepend(str(REPO_ROOT), os.environ.get("PYTHONPATH")),
+        # `airflow standalone` spawns `airflow ...`: the venv's bin must be on PATH
+        "PATH": _prepend(str(Path(sys.executable).parent), os.environ.get("PATH")),
         **ensure_secrets(settings),
     }
     return {k: os.environ.get(k, v) if k in SECRET_NAMES else v for k, v in env.items()}

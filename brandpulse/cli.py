@@ -287,6 +287,10 @@ def print_counts() -> dict:
     return data
 
 
+#: `brandpulse alerts check` exit status when alerts stay unsent (documented in the README)
+EXIT_UNSENT = 3
+
+
 @alerts_app.command("check")
 def alerts_check(
     brand: Annotated[str | None, typer.Option("--brand", "-b", help="one brand (default: all)")] = None,
@@ -294,18 +298,31 @@ def alerts_check(
     catch_up_hours: Annotated[float, typer.Option(help="judge at most this far back")] = 24,
     config: ConfigOpt = None,
 ) -> None:
-    """Judge new buckets, advance alert episodes, send what is due (like the DAG)."""
+    """Judge new buckets, advance alert episodes, send what is due (like the DAG).
+
+    Exit status 3 when alerts stay unsent (no SMTP/webhook configured, or the
+    delivery failed): they are retried by the next check."""
     from datetime import UTC, timedelta
 
     from alerts.check import check_alerts
 
     cfg = _config(config)
     when = (at or datetime.now(UTC)).replace(tzinfo=(at.tzinfo if at and at.tzinfo else UTC))
+    unsent = 0
     for s in check_alerts(cfg, when, brand, catch_up=timedelta(hours=catch_up_hours)):
+        unsent += len(s.unsent)
         out.print(
             f"{s.brand}: {s.evaluated} buckets judged, {s.fired} anomalous, "
-            f"opened {', '.join(s.opened) or 'none'}; sent {len(s.sent)}, unsent {len(s.unsent)}"
+            f"opened {', '.join(s.opened) or 'none'}; sent {len(s.sent)}, unsent {len(s.unsent)}",
+            markup=False,
         )
+    if unsent:
+        console.print(
+            f"{unsent} alert(s) unsent: set BRANDPULSE_SMTP_HOST (or BRANDPULSE_WEBHOOK_URL), "
+            "or see the log above for the delivery error; the next check retries them",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_UNSENT)
 
 
 @app.command("airflow-env")

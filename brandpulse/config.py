@@ -30,7 +30,23 @@ class AlertSettings(_Strict):
     bucket_minutes: int = Field(default=15, ge=1, le=1440)
     sensitivity: Sensitivity = "balanced"
     min_negative: int = Field(default=5, ge=1, description="never fire below this many negatives")
+    quiet_minutes: int = Field(
+        default=180, ge=1, description="back in range this long before an episode resolves"
+    )
+    cooldown_minutes: int = Field(
+        default=360, ge=0, description="a new spike this soon after resolving continues the episode"
+    )
+    escalate_factor: float = Field(
+        default=2.0, gt=1.0, description="re-notify only when the figures grew this many times"
+    )
     recipients: list[str] = Field(default_factory=list)
+
+    @field_validator("bucket_minutes")
+    @classmethod
+    def _divides_a_day(cls, value: int) -> int:
+        if 1440 % value:
+            raise ValueError(f"must divide a day (1440 minutes), e.g. 5, 10, 15, 30 or 60 (got {value})")
+        return value
 
     @field_validator("recipients")
     @classmethod

@@ -10,6 +10,7 @@ import logging
 
 from brandpulse.config import load_config
 from brandpulse.settings import get_settings
+from brandpulse.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,27 @@ def brand_names() -> list[str]:
     return [b.name for b in load_config().brands]
 
 
-def check_alerts_for(brand: str, at, run_id: str | None = None) -> dict:
+def check_alerts_for(brand: str, at, run_id: str | None = None, smtp_connection: str | None = None) -> dict:
     """Alerts check of one brand at the end of a data interval."""
-    from alerts.check import check_alerts
+    from alerts.check import check_alerts, default_notifiers
 
-    [summary] = check_alerts(load_config(), at, brand, run_id=run_id)
-    return summary.to_dict()
+    notifiers = default_notifiers(smtp_connection)
+    [summary] = check_alerts(load_config(), as_utc(at), brand, run_id=run_id, notifiers=notifiers)
+    return {**summary.to_dict(), "notifiers": len(notifiers)}
+
+
+def rollover(conditions: dict) -> dict:
+    """Roll the write alias over when a condition is met (or let ILM do it)."""
+    from indexing.lifecycle import run_rollover
+
+    return run_rollover(conditions)
+
+
+def retention(until, dry_run: bool = False) -> dict:
+    """Delete mentions older than the configured retention, counted back from `until`."""
+    from indexing.lifecycle import run_retention
+
+    return run_retention(as_utc(until), dry_run=dry_run)
 
 
 def enrich_brand(brand: str | None = None, reprocess: bool = False, on_batch=None) -> dict:

@@ -1,10 +1,10 @@
 """Alerts DAG: every bucket (15 minutes), per brand, judge the new buckets of
 negative volume, advance alert episodes and send what is due.
 
-Wiring only. Idempotent for its data interval: the check runs `at` the end of
-the interval, and episodes plus evaluation marks live in Elasticsearch, so a
-re-run or a restarted scheduler sends nothing twice; after downtime the missed
-buckets are judged once.
+Wiring only (the task functions live in brandpulse.tasks). Idempotent for its
+data interval: the check runs at the end of the interval, and episodes plus
+evaluation marks live in Elasticsearch, so a re-run or a restarted scheduler
+sends nothing twice; after downtime the missed buckets are judged once.
 """
 
 from __future__ import annotations
@@ -35,15 +35,15 @@ DEFAULT_ARGS = {
 def brandpulse_alerts():
     @task
     def brands() -> list[str]:
-        from brandpulse.pipeline import brand_names
+        from brandpulse import tasks
 
-        return brand_names()
+        return tasks.brand_names()
 
     @task(max_active_tis_per_dagrun=4)
     def check(brand: str, data_interval_end=None, run_id: str | None = None) -> dict:
-        from brandpulse.pipeline import check_alerts_for
+        from brandpulse import tasks
 
-        return check_alerts_for(brand, at=data_interval_end, run_id=run_id)
+        return tasks.check_alerts(brand, data_interval_end, run_id=run_id)
 
     check.expand(brand=brands())
 

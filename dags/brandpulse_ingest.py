@@ -2,7 +2,7 @@
 mentions and write them raw to Elasticsearch (cursor moves after the ack),
 then enrich each brand's new mentions (language, sentiment) in place.
 
-Wiring only: the logic lives in brandpulse.pipeline / listeners.runner, imported
+Wiring only: the task functions live in brandpulse.tasks, imported
 inside the tasks so that parsing this file stays cheap. XComs carry only pairs
 and counts; no files are shared between tasks (Local, Celery and Kubernetes
 executors run it unchanged).
@@ -36,33 +36,35 @@ DEFAULT_ARGS = {
 def brandpulse_ingest():
     @task
     def prepare_indices() -> str:
-        from brandpulse.pipeline import prepare_indices
+        from brandpulse import tasks
 
-        return prepare_indices()
+        return tasks.prepare_indices()
 
     @task
     def plan_pairs() -> list[dict[str, str]]:
-        from brandpulse.pipeline import plan_pairs
+        from brandpulse import tasks
 
-        return plan_pairs()
+        return tasks.plan_pairs()
 
     @task(max_active_tis_per_dagrun=4)
     def ingest(pair: dict[str, str], run_id: str | None = None) -> dict:
-        from brandpulse.pipeline import ingest_pair
+        from brandpulse import tasks
 
-        return ingest_pair(pair["brand"], pair["source"], run_id=run_id)
+        return tasks.ingest(pair, run_id=run_id)
 
     @task
     def brands() -> list[str]:
-        from brandpulse.pipeline import brand_names
+        from brandpulse import tasks
 
-        return brand_names()
+        return tasks.brand_names()
 
-    @task(max_active_tis_per_dagrun=1)  # one model per worker process at a time
+    # one model per worker process at a time; a skipped source does not hold
+    # enrichment back (a failed one does: the next run enriches what it wrote)
+    @task(max_active_tis_per_dagrun=1, trigger_rule="none_failed")
     def enrich(brand: str) -> dict:
-        from brandpulse.pipeline import enrich_brand
+        from brandpulse import tasks
 
-        return enrich_brand(brand)
+        return tasks.enrich(brand)
 
     pairs = plan_pairs()
     prepare_indices() >> pairs

@@ -7,7 +7,7 @@
 3. retention: delete mentions older than `retention_days` (brands config),
    counted back from the end of the data interval, so a re-run is repeatable.
 
-Wiring only: the logic lives in indexing.lifecycle, imported inside the tasks.
+Wiring only: the task functions live in brandpulse.tasks, imported inside the tasks.
 """
 
 from __future__ import annotations
@@ -44,24 +44,21 @@ DEFAULT_ARGS = {
 def brandpulse_maintenance():
     @task
     def prepare_indices() -> str:
-        from brandpulse.pipeline import prepare_indices
+        from brandpulse import tasks
 
-        return prepare_indices()
+        return tasks.prepare_indices()
 
     @task
     def rollover(params: dict | None = None) -> dict:
-        from indexing.lifecycle import run_rollover
+        from brandpulse import tasks
 
-        keys = ("max_age", "max_primary_shard_size", "max_docs")
-        return run_rollover({k: (params or {}).get(k) for k in keys})
+        return tasks.rollover(params)
 
     @task
-    def retention(data_interval_end: datetime | None = None, params: dict | None = None) -> dict:
-        from indexing.lifecycle import run_retention
+    def retention(data_interval_end=None, params: dict | None = None) -> dict:
+        from brandpulse import tasks
 
-        if data_interval_end is None:
-            raise ValueError("retention needs the run's data interval")
-        return run_retention(data_interval_end, dry_run=bool((params or {}).get("retention_dry_run")))
+        return tasks.retention(data_interval_end, params)
 
     prepare_indices() >> rollover() >> retention()
 

@@ -145,3 +145,57 @@ def test_catch_up_after_downtime_judges_each_missed_bucket_once(brand, ready, se
     assert first.evaluated == 1  # a first run judges the last complete bucket only
     later = check_brand(brand, SPIKE + timedelta(hours=3), **common)
     assert later.evaluated == 6 * 4 and later.opened
+
+
+class CrashAfterSend:
+    """Delivers through the real notifier, then dies before the caller can
+    record it: the crash between SMTP acceptance and the episode write."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def notify(self, content, recipients):
+        self.inner.notify(content, recipients)
+        raise SystemExit("worker killed after the send")
+
+
+def test_a_crash_after_the_send_is_recognised_and_resent_with_the_same_message_id(
+    brand, ready, settings, smtp
+):
+    sink, port = smtp
+    at = SPIKE + timedelta(hours=1)
+    common = {"client": ready, "settings": settings, "catch_up": timedelta(days=2)}
+    check_brand(brand, SPIKE - timedelta(hours=1), notifiers=[], **common)
+    with pytest.raises(SystemExit):
+        check_brand(brand, at, notifiers=[CrashAfterSend(notifier(port))], **common)
+    store = AlertStore(ready, settings.indices)
+    [episode] = store.with_pending("acme")
+    assert "open" in episode.sending and "open" not in episode.notified
+    again = check_brand(brand, at, notifiers=[notifier(port)], **common)
+    assert again.resent == [f"{episode.id}/open"] and again.sent[0] == f"{episode.id}/open"
+    ids = [m["Message-ID"] for m in sink.messages]
+    assert ids[0] == ids[1]  # the duplicate is recognisable: mail clients show it once
+    assert not store.with_pending("acme")
+
+
+def test_the_incident_stays_one_open_episode_while_it_runs(brand, ready, settings, smtp):
+    sink, port = smtp
+    common = {"client": ready, "settings": settings, "catch_up": timedelta(days=2)}
+    check_brand(brand, SPIKE - timedelta(hours=1), notifiers=[notifier(port)], **common)
+    for minutes in range(15, 121, 15):  # the scheduler, every bucket of the 2-hour incident
+        check_brand(brand, SPIKE + timedelta(minutes=minutes), notifiers=[notifier(port)], **common)
+    [episode] = AlertStore(ready, settings.indices).episodes("acme")
+    assert episode.is_open and not any(e.kind == "resolve" for e in episode.events)
+    assert 1 <= len(sink.messages) <= 3
+    first = sink.messages[0]["Message-ID"]
+    assert all(m["In-Reply-To"] == first for m in sink.messages[1:])
+
+
+def test_pendulum_datetimes_from_airflow_are_accepted(brand, ready, settings):
+    import pendulum
+
+    at = pendulum.datetime(2026, 11, 2, 13, 7, tz="Europe/Berlin")
+    summary = check_brand(brand, at, client=ready, settings=settings, notifiers=[])
+    assert summary.evaluated == 1
+    mark = AlertStore(ready, settings.indices).last_evaluated("acme")
+    assert mark == datetime(2026, 11, 2, 11, 45, tzinfo=UTC)

@@ -22,7 +22,9 @@ from alerts.email_render import (
     kibana_discover_url,
     render_chart_png,
     render_email,
+    subject,
 )
+from alerts.explain import group_similar
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 EVIL = "<script>alert('x')</script> \"quoted\" & more"
@@ -64,7 +66,8 @@ def content(**changes) -> AlertContent:
         expected_negatives=24.0,
         share=0.42,
         expected_share=0.12,
-        reason="180 negative mentions vs 24 expected",
+        fired_on=["count"],
+        details="180 negative mentions in 60 min vs 24.0 expected (7.5x, p=1.0e-40)",
         topics=[Growth("delivery", 40, 5.0), Growth(EVIL, 12, 0.0)],
         terms=[Growth("refund", 30, 3.0)],
         posts=[
@@ -149,7 +152,7 @@ def test_chart_is_a_small_png():
     png = render_chart_png(buckets())
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG"
-    assert image.size == (640, 240)
+    assert image.size == (640, 360)
     assert len(image.convert("L").getcolors()) > 10  # not blank
 
 
@@ -189,3 +192,71 @@ def test_html_renders_in_headless_chromium(tmp_path):
     # The red spike line of the chart made it into the page.
     reds = sum(n for n, (r, g, b) in colours if r > 180 and g < 90 and b < 90)
     assert reds > 200
+
+
+def test_posts_are_ordered_by_the_figure_shown_and_similar_ones_grouped():
+    posts = [
+        Post(text="Where is my parcel? Ordered a week ago #northwind", platform="x", engagement=16),
+        Post(text="where is my parcel?? ordered a week ago", platform="x", engagement=43),
+        Post(text="Refund took 3 weeks, never again", platform="reddit", engagement=31),
+        Post(text="Where is my parcel ordered a week ago https://t.co/1", platform="x", engagement=4),
+        Post(text="App crashes at checkout", platform="x", engagement=38),
+    ]
+    ordered = sorted(posts, key=lambda p: -p.engagement)
+    grouped = group_similar(ordered)
+    assert [p.engagement for p in grouped] == [43, 38, 31]
+    assert grouped[0].similar == 2 and grouped[1].similar == 0
+    html, text, _ = parts(render_email(content(posts=grouped), "a@example.org", ["b@example.org"]))
+    for body in (html, text):
+        shown = [body.index(f"{n} interactions") for n in (43, 38, 31)]
+        assert shown == sorted(shown)
+        assert "+2 similar" in body
+
+
+def test_headline_in_plain_words_statistics_in_the_details_line():
+    html, text, _ = parts(render_email(content(), "a@example.org", ["b@example.org"]))
+    c = content()
+    assert "p=" not in c.headline and "far more negative posts than usual" in c.headline
+    assert "180" in c.headline and "7.5x" in c.headline
+    for body in (html, text):
+        assert "Details: 180 negative mentions in 60 min" in body
+    share = content(fired_on=["share"])
+    assert "42%" in share.headline and "12%" in share.headline and "share" in share.headline
+
+
+def test_subject_and_body_quote_the_same_figures():
+    c = content(expected_negatives=1.5, negatives=11)
+    msg = render_email(c, "a@example.org", ["b@example.org"])
+    html, text, _ = parts(msg)
+    assert "11 negative posts" in msg["Subject"] and "vs 1.5 expected" in msg["Subject"]
+    for body in (html, text):
+        assert "expected 1.5" in body and "11" in body
+    assert subject(content(expected_negatives=24.4)).endswith("vs 24 expected")
+
+
+def test_only_terms_that_grew_and_the_display_name_everywhere():
+    c = content(terms=[Growth("refund", 30, 3.0), Growth("shrunk", 2, 9.0)], brand_title="Acme Bikes")
+    msg = render_email(c, "a@example.org", ["b@example.org"])
+    html, text, _ = parts(msg)
+    for body in (html, text):
+        assert "refund" in body and "shrunk" not in body
+        assert "listed for Acme Bikes" in body
+    assert "Acme Bikes" in msg["Subject"]
+
+
+def test_every_mail_of_an_episode_threads_under_the_first():
+    first = render_email(content(), "a@example.org", ["b@example.org"])
+    assert first["In-Reply-To"] is None
+    later = render_email(
+        content(event="escalate", event_key="escalate-1", thread=["open"]), "a@example.org", ["b@example.org"]
+    )
+    assert later["Message-ID"] == "<acme-20250303T1800Z.escalate-1@brandpulse>"
+    assert later["In-Reply-To"] == first["Message-ID"]
+    assert later["References"] == first["Message-ID"]
+    resolved = render_email(
+        content(event="resolve", event_key="resolve-1", thread=["open", "escalate-1"]),
+        "a@example.org",
+        ["b@example.org"],
+    )
+    assert resolved["References"].split() == [first["Message-ID"], later["Message-ID"]]
+    assert "back to normal" in resolved.get_body(("plain",)).get_content()
