@@ -71,10 +71,15 @@ def content(**changes) -> AlertContent:
         topics=[Growth("delivery", 40, 5.0), Growth(EVIL, 12, 0.0)],
         terms=[Growth("refund", 30, 3.0)],
         posts=[
-            Post(text=EVIL, platform="x", author=f"@{EVIL}", url="https://x.com/a/1",
-                 engagement=900, created_at=start),
-            Post(text="second", platform="reddit", author="u/b",
-                 url="javascript:alert(1)", engagement=500),
+            Post(
+                text=EVIL,
+                platform="x",
+                author=f"@{EVIL}",
+                url="https://x.com/a/1",
+                engagement=900,
+                created_at=start,
+            ),
+            Post(text="second", platform="reddit", author="u/b", url="javascript:alert(1)", engagement=500),
             *[Post(text=f"post {i}", platform="mastodon", engagement=10 - i) for i in range(5)],
         ],
         buckets=buckets(),
@@ -95,7 +100,11 @@ def test_message_has_text_html_and_an_inline_chart():
     msg = render_email(content(), "alerts@example.org", ["a@example.org", "b@example.org"])
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.walk()] == [
-        "multipart/alternative", "text/plain", "multipart/related", "text/html", "image/png"
+        "multipart/alternative",
+        "text/plain",
+        "multipart/related",
+        "text/html",
+        "image/png",
     ]
     html, text, images = parts(msg)
     assert images[0]["Content-ID"] == f"<{CHART_CID}>"
@@ -162,8 +171,11 @@ def test_no_chart_and_no_link_when_missing():
     assert images == [] and "cid:" not in html and "Kibana" not in html
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed "
-                    "(apt-get install -y chromium) - the browser rendering check needs it")
+@pytest.mark.skipif(
+    shutil.which("chromium") is None,
+    reason="Debian's chromium is not installed "
+    "(apt-get install -y chromium) - the browser rendering check needs it",
+)
 def test_html_renders_in_headless_chromium(tmp_path):
     msg = render_email(content(), "alerts@example.org", ["a@example.org"])
     html, _, images = parts(msg)
@@ -175,10 +187,19 @@ def test_html_renders_in_headless_chromium(tmp_path):
     shot = tmp_path / "alert.png"
     subprocess.run(
         [
-            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}", "--window-size=700,1400", "--hide-scrollbars",
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=700,1400",
+            "--hide-scrollbars",
             source.as_uri(),
         ],
         check=True,

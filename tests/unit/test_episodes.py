@@ -22,7 +22,9 @@ from alerts.episodes import (
 )
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
-SETTINGS = EpisodeSettings(escalate_factor=2.0, quiet_minutes=60, escalate_min_minutes=0, cooldown_minutes=120)
+SETTINGS = EpisodeSettings(
+    escalate_factor=2.0, quiet_minutes=60, escalate_min_minutes=0, cooldown_minutes=120
+)
 
 
 def bucket(i: int, fired: bool, negatives: int = 0, expected: float = 5.0) -> BucketResult:
