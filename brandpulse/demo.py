@@ -120,7 +120,8 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
     store = AlertStore(client, settings.indices)
     onset = datetime.fromisoformat(incident["onset"])
     episodes = [e for e in store.episodes(incident["brand"]) if e.opened_at + timedelta(hours=6) >= onset]
-    hit = next((e for e in episodes if e.opened_at >= onset - timedelta(minutes=15)), None)
+    during = [e for e in episodes if e.opened_at <= onset + timedelta(hours=16)]
+    hit = next((e for e in during if e.opened_at >= onset - timedelta(minutes=15)), None)
     if hit is None:
         say(f"[red]the incident ({incident['kind']}, onset {onset:%Y-%m-%d %H:%M}) was NOT detected[/]")
     else:
@@ -130,6 +131,9 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
             f"incident '{incident['kind']}' for {incident['brand']}: onset {onset:%Y-%m-%d %H:%M} UTC, "
             f"alert {alerted:%H:%M} UTC → detected after {delay:.0f} minutes (episode {hit.id})"
         )
+        mails = [key for e in during for key in e.notified]
+        ended = f"resolved {hit.resolved_at:%Y-%m-%d %H:%M} UTC" if hit.resolved_at else "still open"
+        say(f"the incident: {len(during)} episode(s), {len(mails)} e-mail(s) ({', '.join(mails)}); {ended}")
     saved = sorted(mail_dir.glob("*.html"))
     if saved:
         stem = hit.id.replace(":", "-") if hit else ""

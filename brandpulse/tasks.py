@@ -29,7 +29,7 @@ SMTP_CONNECTION = "brandpulse_smtp"
 
 def _airflow_exceptions() -> tuple[type[Exception], type[Exception]]:
     """(fail without retries, skip), imported only inside a task."""
-    from airflow.exceptions import AirflowFailException, AirflowSkipException
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
     return AirflowFailException, AirflowSkipException
 

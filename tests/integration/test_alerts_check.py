@@ -199,3 +199,41 @@ def test_pendulum_datetimes_from_airflow_are_accepted(brand, ready, settings):
     assert summary.evaluated == 1
     mark = AlertStore(ready, settings.indices).last_evaluated("acme")
     assert mark == datetime(2026, 11, 2, 11, 45, tzinfo=UTC)
+
+
+def test_cli_without_smtp_exits_3_and_writes_nothing_outside_the_state_dir(brand, ready, settings, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    home, work, state = tmp_path / "home", tmp_path / "work", tmp_path / "cli-state"
+    for folder in (home, work, state):
+        folder.mkdir()
+    config = tmp_path / "brands.yaml"
+    config.write_text(
+        "brands:\n  - name: acme\n    display_name: Acme\n    query: acme\n"
+        "    alerts: {min_negative: 5, recipients: [cm@acme.test]}\n"
+    )
+    before = {p: sorted(p.rglob("*")) for p in (home, work)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BRANDPULSE_", "AIRFLOW"))}
+    env.update(
+        HOME=str(home),
+        BRANDPULSE_STATE_DIR=str(state),
+        ES_URL=settings.effective_es_url,
+        BRANDPULSE_INDEX_PREFIX=settings.index_prefix,
+        MPLCONFIGDIR=str(state / "mpl"),
+    )
+    brandpulse = Path(sys.executable).with_name("brandpulse")
+    at = (SPIKE + timedelta(hours=2)).isoformat()
+    done = subprocess.run(
+        [str(brandpulse), "alerts", "check", "--config", str(config), "--at", at, "--catch-up-hours", "48"],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "unsent" in done.stderr and "BRANDPULSE_SMTP_HOST" in done.stderr
+    assert {p: sorted(p.rglob("*")) for p in (home, work)} == before
