@@ -10,6 +10,7 @@ boundary does with them.
 from __future__ import annotations
 
 import email
+import email.policy
 import json
 import os
 import re
@@ -44,10 +45,10 @@ def free_port() -> int:
 
 class Sink:
     def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
+        self.messages: list[email.message.EmailMessage] = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
 
 
