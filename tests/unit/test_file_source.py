@@ -42,7 +42,7 @@ def test_bad_lines_are_rejected_with_line_and_reason(tmp_path):
         json.dumps(good(4, created_at="not a date")).encode(),  # invalid timestamp
         json.dumps(good(5)).encode().replace(b"post", b"p\xff\xfeost"),  # invalid UTF-8
         json.dumps(good(6, text="x" * 50_000)).encode(),  # over-long text
-        json.dumps(good(7, text="ünïcödé 😀")).encode(),
+        json.dumps(good(7, text="ünïcödé acme 😀")).encode(),
         b"[1, 2]",
     ]
     path = write_lines(tmp_path / "in.jsonl", lines)
