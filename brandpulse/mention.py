@@ -67,18 +67,28 @@ def clean_strings(value: Any, _depth: int = 0) -> Any:
 
 
 class _Clean(BaseModel):
-    """Models whose string fields (and lists of strings) are valid UTF-8 once built."""
+    """Models whose strings are valid UTF-8 once built: lone surrogates in the
+    input become U+FFFD before validation (pydantic refuses them otherwise).
+    Nested models clean their own input; ids are refused instead (`_ID_FIELDS`)."""
 
-    @model_validator(mode="after")
-    def _valid_utf8(self) -> Any:
-        for name, value in self.__dict__.items():
-            if isinstance(value, str):
-                self.__dict__[name] = clean_text(value)
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_utf8(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        cleaned = {}
+        for key, value in data.items():
+            if isinstance(value, str) and has_surrogates(value):
+                if key in _ID_FIELDS:
+                    raise ValueError(f"{key} holds a lone surrogate (invalid UTF-8); ids are not repaired")
+                value = clean_text(value)
             elif isinstance(value, list) and any(isinstance(v, str) for v in value):
-                self.__dict__[name] = [clean_text(v) if isinstance(v, str) else v for v in value]
-            elif isinstance(value, dict) and any(isinstance(k, str) for k in value):
-                self.__dict__[name] = clean_strings(value)
-        return self
+                value = [clean_text(v) if isinstance(v, str) else v for v in value]
+            cleaned[key] = value
+        return cleaned
+
+
+_ID_FIELDS = frozenset({"native_id", "platform"})
 
 
 Kind = Literal["post", "reply", "comment", "quote", "repost", "review"]
@@ -178,8 +188,6 @@ class Mention(_Clean):
     @field_validator("native_id")
     @classmethod
     def _id_fits(cls, value: str, info: ValidationInfo) -> str:
-        if has_surrogates(value):
-            raise ValueError("native_id holds a lone surrogate (invalid UTF-8); ids are not repaired")
         platform = info.data.get("platform")
         if platform is not None:
             size = len(mention_id(platform, value).encode("utf-8"))
