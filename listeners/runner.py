@@ -69,9 +69,10 @@ def _reason_key(reason: str) -> str:
 
 
 def _mention_raw(mention: Mention) -> str:
-    """The mention as JSON for its quarantine record, whatever it holds."""
+    """The mention as JSON for its quarantine record, whatever it holds. Without
+    `collected_at`, so that a re-run quarantines the same record (same id)."""
     try:
-        return mention.model_dump_json()
+        return mention.model_dump_json(exclude={"collected_at"})
     except Exception:  # noqa: BLE001 - a record is kept even when the mention cannot be dumped
         return repr(mention)
 
