@@ -505,6 +505,7 @@ class FileConnector(Connector):
                     yield self._csv_row(header, fields, first, last, shown)
                     offset, number = last.end, last.number
             except _Wait:
+                self.stats["waiting for an incomplete last line"] += 1
                 return
             except _Oversize as big:
                 pending = consumed[0] if consumed else None
