@@ -65,7 +65,8 @@ def test_ingest_dag_end_to_end(dagbag, es, settings, env, tmp_path):
     config.write_text(
         "brands:\n"
         # the sample's own brand queries: the file source re-applies the brand query to every row
-        "  - name: northwind-coffee\n    query: '\"northwind coffee\" OR #northwindcoffee OR @northwindcoffee'\n"
+        "  - name: northwind-coffee\n"
+        "    query: '\"northwind coffee\" OR #northwindcoffee OR @northwindcoffee'\n"
         f"    sources:\n      file: {{path: {sample}}}\n"
         "  - name: acme-bikes\n    query: '\"acme bikes\" OR #acmebikes OR @acmebikes'\n"
         f"    sources:\n      file: {{path: {sample}}}\n"
