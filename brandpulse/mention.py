@@ -1,25 +1,101 @@
 """The Mention record: one post about a brand, as stored in the mentions index.
 
 Field names and meaning follow DESIGN.md. `text` is the original text and is
-never altered; models normalise a copy for inference only.
+never altered (except that lone surrogates, which no UTF-8 consumer can read,
+become U+FFFD); models normalise a copy for inference only.
+
+Record boundary: every string of a Mention, nested objects included, is valid
+UTF-8 once the record is built (lone surrogates such as "a\udfffb" are replaced
+by U+FFFD), so exports, search, reports and e-mails never see one. Ids are the
+exception: a `native_id` with a lone surrogate is refused (replacing it could
+merge two posts), and so is an id over Elasticsearch's 512-byte `_id` limit.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 #: Longest text accepted. Reddit self-posts (40,000 characters) are the longest
 #: legitimate posts among the supported platforms; anything longer is bad input.
 MAX_TEXT_CHARS = 40_000
 
+#: Elasticsearch refuses a whole bulk request when one `_id` is longer than this (bytes)
+MAX_ID_BYTES = 512
+#: Elasticsearch `long` range: larger counts are bad input, not a mapping error later
+MAX_LONG = 2**63 - 1
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogates(value: str) -> bool:
+    """True when `value` holds a lone surrogate (cannot be encoded as UTF-8)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def clean_text(value: str) -> str:
+    """`value` as valid UTF-8: every lone surrogate becomes U+FFFD."""
+    return _SURROGATES.sub("\ufffd", value) if has_surrogates(value) else value
+
+
+def clean_strings(value: Any, _depth: int = 0) -> Any:
+    """Recursively `clean_text` every string (dict keys too) of a JSON-like value."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if _depth > 64:
+        raise ValueError("value nested more than 64 levels deep")
+    if isinstance(value, dict):
+        return {clean_strings(k, _depth + 1): clean_strings(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_strings(v, _depth + 1) for v in value]
+    return value
+
+
+class _Clean(BaseModel):
+    """Models whose strings are valid UTF-8 once built: lone surrogates in the
+    input become U+FFFD before validation (pydantic refuses them otherwise).
+    Nested models clean their own input; ids are refused instead (`_ID_FIELDS`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_utf8(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        cleaned = {}
+        for key, value in data.items():
+            if isinstance(value, str) and has_surrogates(value):
+                if key in _ID_FIELDS:
+                    raise ValueError(f"{key} holds a lone surrogate (invalid UTF-8); ids are not repaired")
+                value = clean_text(value)
+            elif isinstance(value, list) and any(isinstance(v, str) for v in value):
+                value = [clean_text(v) if isinstance(v, str) else v for v in value]
+            cleaned[key] = value
+        return cleaned
+
+
+_ID_FIELDS = frozenset({"native_id", "platform"})
+
+
 Kind = Literal["post", "reply", "comment", "quote", "repost", "review"]
 SentimentLabel = Literal["negative", "neutral", "positive"]
 
 
-class _Part(BaseModel):
+class _Part(_Clean):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -27,16 +103,16 @@ class Author(_Part):
     id: str | None = None
     handle: str | None = None
     display_name: str | None = None
-    followers: int | None = Field(default=None, ge=0)
+    followers: int | None = Field(default=None, ge=0, le=MAX_LONG)
     verified: bool | None = None
 
 
 class Engagement(_Part):
-    likes: int | None = Field(default=None, ge=0)
-    reposts: int | None = Field(default=None, ge=0)
-    replies: int | None = Field(default=None, ge=0)
-    score: int | None = None  # Reddit/HN score can be negative
-    views: int | None = Field(default=None, ge=0)
+    likes: int | None = Field(default=None, ge=0, le=MAX_LONG)
+    reposts: int | None = Field(default=None, ge=0, le=MAX_LONG)
+    replies: int | None = Field(default=None, ge=0, le=MAX_LONG)
+    score: int | None = Field(default=None, ge=-MAX_LONG, le=MAX_LONG)  # Reddit/HN score can be negative
+    views: int | None = Field(default=None, ge=0, le=MAX_LONG)
 
 
 class Thread(_Part):
@@ -80,7 +156,7 @@ def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-class Mention(BaseModel):
+class Mention(_Clean):
     """One mention. `id` (= Elasticsearch `_id`) is `<platform>:<native_id>`."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
@@ -109,6 +185,18 @@ class Mention(BaseModel):
     def id(self) -> str:
         return mention_id(self.platform, self.native_id)
 
+    @field_validator("native_id")
+    @classmethod
+    def _id_fits(cls, value: str, info: ValidationInfo) -> str:
+        platform = info.data.get("platform")
+        if platform is not None:
+            size = len(mention_id(platform, value).encode("utf-8"))
+            if size > MAX_ID_BYTES:
+                raise ValueError(
+                    f"id is {size:,} bytes in UTF-8; Elasticsearch ids are limited to {MAX_ID_BYTES} bytes"
+                )
+        return value
+
     @field_validator("created_at", "collected_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
@@ -122,8 +210,11 @@ class Mention(BaseModel):
         return value
 
     def to_document(self) -> dict:
-        """The JSON document written to Elasticsearch (None fields left out)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The JSON document written to Elasticsearch (None fields left out).
+
+        Strings are cleaned again here: a copy made with `model_copy(update=...)`
+        skips validation, and what leaves the record must be valid UTF-8."""
+        return clean_strings(self.model_dump(mode="json", exclude_none=True))
 
 
 def mention_id(platform: str, native_id: str) -> str:

@@ -4,6 +4,13 @@ The order is the no-data-loss contract: a batch's mentions are acknowledged by
 Elasticsearch (and its rejects quarantined) before its cursor is stored, so a
 crash at any point replays at most one batch, and replays are idempotent.
 Used by the ingest DAG, the CLI and the tests alike.
+
+Nothing a row holds can stop the rows around it: rejects are quarantined with
+their reason, documents Elasticsearch refuses (alone, or by failing a whole
+request) come back from the writer and are quarantined too, and the
+quarantine itself falls back to a local file. Only failures that are not about
+the data (Elasticsearch unreachable, auth, a fatal source error) stop a run,
+before its cursor moves.
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from datetime import datetime
 from elasticsearch import Elasticsearch
 
 from brandpulse.config import BrandsConfig
+from brandpulse.mention import Mention
 from brandpulse.settings import Settings, get_settings
 from indexing.cursors import CursorStore
-from indexing.quarantine import QuarantineRecord, quarantine
+from indexing.quarantine import QuarantineRecord, bounded, quarantine
 from indexing.writer import WriteResult, write_mentions
-from listeners.base import Batch
+from listeners.base import Batch, Reject
 from listeners.registry import registry
 
 log = logging.getLogger(__name__)
@@ -38,9 +46,11 @@ class IngestSummary:
     updated: int = 0
     quarantined: int = 0
     other_language: int = 0  # platform says another language than the brand's `languages`
+    not_matching: int = 0  # fetched posts / file rows the brand query does not match (counted only)
     batches: int = 0
     message: str = ""
     reasons: dict[str, int] = field(default_factory=dict)
+    source_stats: dict[str, int] = field(default_factory=dict)  # the connector's own counters
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,6 +66,29 @@ def _in_languages(hint: str | None, languages: list[str] | None) -> bool:
 
 def _reason_key(reason: str) -> str:
     return reason.split(":")[0][:60]
+
+
+def _mention_raw(mention: Mention) -> str:
+    """The mention as JSON for its quarantine record, whatever it holds. Without
+    `collected_at`, so that a re-run quarantines the same record (same id)."""
+    try:
+        return mention.model_dump_json(exclude={"collected_at"})
+    except Exception:  # noqa: BLE001 - a record is kept even when the mention cannot be dumped
+        return repr(mention)
+
+
+def _reject_record(reject: Reject, source: str, brand: str, run_id: str | None) -> QuarantineRecord:
+    return QuarantineRecord(
+        source=source,
+        brand=brand,
+        reason=bounded(str(reject.reason)),
+        raw=reject.raw if isinstance(reject.raw, str) else repr(reject.raw),
+        location=reject.location,
+        line=reject.line,
+        run_id=run_id,
+        raw_sha256=getattr(reject, "raw_sha256", None),
+        raw_bytes=getattr(reject, "raw_bytes", None),
+    )
 
 
 def run_ingest(
@@ -99,24 +132,13 @@ def run_ingest(
         wanted = [m for m in batch.mentions if _in_languages(m.lang_hint, brand.languages)]
         summary.other_language += len(batch.mentions) - len(wanted)
         result = write_mentions(client, names, wanted, chunk_size=settings.bulk_chunk_size)
-        records = [
-            QuarantineRecord(
-                source=source,
-                brand=brand_name,
-                reason=r.reason,
-                raw=r.raw,
-                location=r.location,
-                line=r.line,
-                run_id=run_id,
-            )
-            for r in batch.rejects
-        ] + [
+        records = [_reject_record(r, source, brand_name, run_id) for r in batch.rejects] + [
             QuarantineRecord(
                 source=source,
                 brand=brand_name,
                 stage="index",
-                reason=f.reason,
-                raw=f.mention.model_dump_json(),
+                reason=bounded(f.reason),
+                raw=_mention_raw(f.mention),
                 mention_id=f.mention.id,
                 run_id=run_id,
             )
@@ -136,11 +158,16 @@ def run_ingest(
         if on_batch is not None:
             on_batch(batch, result)
 
+    stats = getattr(connector, "stats", None) or {}
+    summary.source_stats = {str(k): int(v) for k, v in stats.items()}
+    summary.not_matching = summary.source_stats.get("not matching", 0)
     if summary.quarantined:
         summary.status = "partial"
     summary.message = (
         f"{brand_name}/{source}: {summary.fetched} fetched, {summary.created} new, "
         f"{summary.updated} updated, {summary.quarantined} quarantined"
     )
+    if summary.not_matching:
+        summary.message += f", {summary.not_matching} not matching the brand query"
     log.info(summary.message)
     return summary

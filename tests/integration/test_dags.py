@@ -64,8 +64,12 @@ def test_ingest_dag_end_to_end(dagbag, es, settings, env, tmp_path):
     config = tmp_path / "brands.yaml"
     config.write_text(
         "brands:\n"
-        f"  - name: northwind-coffee\n    query: northwind\n    sources:\n      file: {{path: {sample}}}\n"
-        f"  - name: acme-bikes\n    query: acme\n    sources:\n      file: {{path: {sample}}}\n"
+        # the sample's own brand queries: the file source re-applies the brand query to every row
+        "  - name: northwind-coffee\n"
+        "    query: '\"northwind coffee\" OR #northwindcoffee OR @northwindcoffee'\n"
+        f"    sources:\n      file: {{path: {sample}}}\n"
+        "  - name: acme-bikes\n    query: '\"acme bikes\" OR #acmebikes OR @acmebikes'\n"
+        f"    sources:\n      file: {{path: {sample}}}\n"
     )
     env.setenv("BRANDPULSE_CONFIG", str(config))
     expected = sum(1 for _ in sample.open())

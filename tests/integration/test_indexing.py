@@ -1,5 +1,7 @@
 """Bulk writer, templates, aliases and quarantine against the real node."""
 
+import hashlib
+
 import pytest
 
 from brandpulse.mention import Mention
@@ -110,7 +112,12 @@ def test_quarantine_is_idempotent_and_keeps_raw_input(ready, settings, tmp_path)
     ready.indices.refresh(index=names.quarantine)
     hits = ready.search(index=names.quarantine)["hits"]
     assert hits["total"]["value"] == 1
-    assert len(hits["hits"][0]["_source"]["raw"]) >= 50_000
+    source = hits["hits"][0]["_source"]
+    # a bounded excerpt (head and tail) plus the hash and size of the whole input
+    assert len(source["raw"]) < 20_000 and source["raw"].startswith("x" * 12_000)
+    assert source["raw"].endswith("x\\udcff") and "characters left out" in source["raw"]
+    assert source["raw_sha256"] == hashlib.sha256(b"x" * 50_000 + b"\xff").hexdigest()
+    assert source["raw_bytes"] == 50_001 and source["raw_truncated"] is True
     assert not (tmp_path / "quarantine.jsonl").exists()
 
 
