@@ -214,16 +214,25 @@ def import_file(
     brand: Annotated[str, typer.Option("--brand", "-b", help="brand the rows belong to")],
     platform: Annotated[str, typer.Option(help="platform for rows that do not name one")] = "file",
     columns: Annotated[str | None, typer.Option(help='JSON: {"text": "body", ...}')] = None,
+    apply_query: Annotated[
+        bool, typer.Option(help="keep only rows that match the brand's query (default: trust the file)")
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Import one file for a brand (ad hoc; the cursor is keyed by the file)."""
+    """Import one file for a brand (ad hoc; every row is taken as the brand's
+    unless --apply-query)."""
     from brandpulse.config import Brand
     from brandpulse.pipeline import prepare_indices
 
     cfg = _config(config) if (config or get_settings().config_path.exists()) else None
     known = {b.name: b for b in cfg.brands} if cfg else {}
     base = known.get(brand) or Brand(name=brand, query=brand)
-    options = {"path": str(path.resolve()), "platform": platform, "columns": json.loads(columns or "{}")}
+    options = {
+        "path": str(path.resolve()),
+        "platform": platform,
+        "columns": json.loads(columns or "{}"),
+        "trust_file": not apply_query,
+    }
     source_key = "file"
     adhoc = BrandsConfig(brands=[base.model_copy(update={"sources": {source_key: options}})])
     prepare_indices()
