@@ -79,7 +79,8 @@ class DetectorParams:
     bucket_minutes: int = 15
     min_negative: int = 5
     thresholds: Thresholds = PRESETS["balanced"]
-    horizon_minutes: int = 60  # the tests look at the sum over the last hour
+    horizon_minutes: int = 30  # the tests look at the sum over the last half hour ...
+    min_horizon_buckets: int = 4  # ... but over 4 buckets at least (1 h of 15-min buckets)
     calibration_days: int = 28  # daily peaks of the excess kept for the bar
     min_total_for_share: int = 10
     history_days: int = 14  # the profile: the last 10 weekdays / 4 weekend days
@@ -119,7 +120,7 @@ class DetectorParams:
     @property
     def horizon(self) -> int:
         """Buckets summed by the tests (at least one)."""
-        return max(1, self.horizon_minutes // self.bucket_minutes)
+        return max(1, self.min_horizon_buckets, self.horizon_minutes // self.bucket_minutes)
 
     def buckets(self, hours: float) -> int:
         return max(1, round(hours * 60 / self.bucket_minutes))
@@ -394,7 +395,7 @@ class _Run:
                 break  # nothing held: a second pass would give the same answer
         # finalise the day: profiles, dispersion moments, daily peak
         for t in tracks:
-            prof = _smooth_day(t.clean[lo:hi], p)
+            prof = _shifted(t.clean[lo:hi], p)
             bucket = t.profiles[weekend]
             bucket.append(prof)
             if len(bucket) > t.keep[weekend]:
@@ -561,31 +562,28 @@ class _Run:
 
 
 def _profile(days: list[np.ndarray], per_day: int, p: DetectorParams) -> np.ndarray:
-    """Expected count per time-of-day slot from earlier days of the same kind
-    (each already smoothed by `_smooth_day`): the trimmed mean across days."""
+    """Expected count per time-of-day slot from earlier days of the same kind:
+    the trimmed mean of the same slot and its +-`neighbour_minutes` neighbours
+    on those days (`days` holds each day with its shifted copies, `_shifted`)."""
     if not days:
         return np.full(per_day, np.nan)
     return _trimmed_mean_columns(np.vstack(days), p.trim)
 
 
-def _smooth_day(day: np.ndarray, p: DetectorParams) -> np.ndarray:
-    """One day's cleaned counts averaged over +-`neighbour_minutes` (NaN-aware,
-    wrapping around midnight)."""
+def _shifted(day: np.ndarray, p: DetectorParams) -> np.ndarray:
+    """One day's counts and their copies shifted by up to +-`neighbour_minutes`
+    (wrapping around midnight), one row each."""
     h = p.neighbour_minutes // p.bucket_minutes
-    if h <= 0:
-        return day
-    finite = np.isfinite(day)
-    val = np.concatenate([day[-h:], day, day[:h]])
-    ok = np.concatenate([finite[-h:], finite, finite[:h]]).astype(float)
-    kernel = np.ones(2 * h + 1)
-    sv = np.convolve(np.where(ok > 0, val, 0.0), kernel, mode="valid")
-    sc = np.convolve(ok, kernel, mode="valid")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(sc > 0, sv / np.maximum(sc, 1.0), np.nan)
+    return np.vstack([day] + [np.roll(day, s) for j in range(1, h + 1) for s in (j, -j)])
 
 
 def _trimmed_mean_columns(m: np.ndarray, trim: float) -> np.ndarray:
+    """Column-wise trimmed mean, ignoring NaN (NaN where a column is empty)."""
     s = np.sort(m, axis=0)  # NaN last
+    rows = s.shape[0]
+    if not np.isnan(s[-1]).any():  # the usual case: no gaps
+        k = int(trim * rows)
+        return s[k : rows - k].mean(axis=0)
     cnt = np.isfinite(s).sum(axis=0)
     k = np.floor(trim * cnt).astype(int)
     csum = np.concatenate([np.zeros((1, s.shape[1])), np.cumsum(_zero_nan(s), axis=0)], axis=0)
