@@ -7,32 +7,47 @@ date_histogram (``min_doc_count: 0`` and ``extended_bounds`` so that empty
 buckets are zeros, not gaps).
 
 Every bucket is judged from earlier buckets only, so running the detector on a
-long history gives the same answer for bucket t as running it live at t.
+long history gives the same answer for bucket t as running it live at t. The
+pass goes day by day (UTC days); within a day everything is vectorised.
 
-1. **Seasonal baseline** (expected negatives per bucket). Lags: the same time
-   of day on the previous `history_days` days of the same kind (weekday or
-   weekend) and the same hour of the week 3 and 4 weeks back, each with its
-   neighbours (+-15 min). Their median is a crude baseline; counts above its
-   99.9 % negative-binomial quantile are capped (past spikes winsorised), and
-   the 20 %-trimmed mean of the capped lags is the expected count. A
-   recent-level factor (last 3 h actual vs expected, clipped to [1/2, 2])
-   follows growth and decline. Without seasonal history, the trimmed mean of
-   the last 6 h stands in; without any history, the bucket is not judged.
-2. **Count test** over the horizon (default the last hour): the excess
+1. **Seasonal baseline** (expected count per bucket, for negatives and for
+   totals alike). The profile of a day is the 20 %-trimmed mean, per
+   time-of-day slot, of the same slot and its +-15 min neighbours on the last
+   10 weekdays (or 4 weekend days, for a Saturday or Sunday) of cleaned counts.
+   Cleaned counts are capped at the 99.9 % negative-binomial quantile of twice
+   the profile (past spikes winsorised). A recent-level factor (last 3 h
+   actual vs profile, clipped to [1/2, 2]) follows growth and decline. Without
+   a profile, the mean of the last 6 h stands in; without any history, the
+   bucket is not judged.
+2. **Anomalies hold the baseline.** From a fired bucket on, while the horizon
+   stays at `hold_ratio` (1.5) x expected or more, for at most
+   `max_hold_hours` (24 h, after which a new level is learnt), plus one
+   horizon after it, buckets are *held*: in the cleaned counts (negatives and
+   totals, so the expected share too) they are replaced by the expected value,
+   and in the recent-level factor they count as the profile. So an incident
+   keeps firing for as long as it lasts and is not learnt as the new normal,
+   and the days after it do not learn it either. (Within a day the hold is
+   found by a second causal pass; the first pass sees this day unheld.)
+3. **Count test** over the horizon (30 min, at least 4 buckets): the excess
    ``log((n_h + k) / (mu_h + k))`` (k = buckets in the horizon) must reach
    `min_ratio`, the negative-binomial tail P(X >= n_h) must be below
-   `p_count` (overdispersion estimated by moments over the last week), and the
-   excess must beat the `peak_quantile` of this brand's own daily peak excess
-   over the last `calibration_days`: bursty brands need bigger bursts.
-3. **Share test**: beta-binomial tail of negatives among all mentions against
-   the expected share, on the bucket and on the horizon.
-4. **Guards**: nothing fires below `min_negative` negatives in the horizon, on
+   `p_count` (overdispersion by moments over the last week), and the excess
+   must beat the `peak_quantile` of this brand's own daily peak excess over
+   the last `calibration_days` days (as seen before holding): bursty brands
+   need bigger bursts.
+4. **Share test**: beta-binomial tail of negatives among all mentions against
+   the expected share, on the bucket and on the horizon (binomial tail at the
+   beta-binomial's effective sample size).
+5. **Guards**: nothing fires below `min_negative` negatives in the horizon, on
    an empty bucket, or without history (so 0 vs 0 and a single post never fire).
 
 The anomaly score in [0, 1] is ``0.5 * excess / bar`` (0.5 = exactly at the
 bar; capped below 0.5 while the tail probability is not small enough); a share
-alarm lifts it to at least 0.5. The sensitivity presets (`PRESETS`) are the
-only place where thresholds live; `AlertSettings.sensitivity` selects one.
+alarm lifts it to at least 0.5. `fired_on` names the test(s) that fired. The
+sensitivity presets (`PRESETS`) are the only place where thresholds live;
+`AlertSettings.sensitivity` selects one. How the shipped setting was chosen
+(leave-one-series-out on NAB): alerts/README.md and
+benchmarks/detector_benchmark.py.
 """
 
 from __future__ import annotations
@@ -63,8 +78,9 @@ class Thresholds:
 
 
 #: Sensitivity preset -> thresholds: the one table the brands config
-#: (`AlertSettings.sensitivity`) selects from. Tuned on the five NAB dev series
-#: and the synthetic incidents of benchmarks/detector_benchmark.py.
+#: (`AlertSettings.sensitivity`) selects from. The values predate the
+#: leave-one-series-out protocol; which preset (and horizon) is shipped is
+#: chosen by it (benchmarks/detector_benchmark.py, alerts/README.md).
 PRESETS: dict[Sensitivity, Thresholds] = {
     "fewer": Thresholds(peak_quantile=1.0, min_ratio=3.0, p_count=1e-6, p_share=1e-6, min_share_lift=0.25),
     "balanced": Thresholds(peak_quantile=0.9, min_ratio=2.0, p_count=1e-4, p_share=1e-4, min_share_lift=0.15),
@@ -85,7 +101,8 @@ class DetectorParams:
     min_total_for_share: int = 10
     history_days: int = 14  # the profile: the last 10 weekdays / 4 weekend days
     neighbour_minutes: int = 15
-    level_hours: float = 3.0
+    level_hours: float = 3.0  # the recent-level factor looks at the last 3 h ...
+    min_level_buckets: int = 24  # ... but at 24 buckets at least (6 h of 15-min buckets)
     fallback_hours: float = 6.0
     dispersion_days: float = 7.0
     min_dispersion: float = 0.02
@@ -93,7 +110,6 @@ class DetectorParams:
     trim: float = 0.2
     band_quantile: float = 0.01  # the chart's normal range: 1st-99th percentile
     hold_ratio: float = 1.5  # an anomaly holds the baseline while the horizon is >= this x expected
-    hold_level: float = 1.0  # ... counting held buckets at most this x the season in the level
     max_hold_hours: float = 24.0  # ... for at most this long (then a new level is learnt)
 
     def __post_init__(self) -> None:
@@ -121,6 +137,11 @@ class DetectorParams:
     def horizon(self) -> int:
         """Buckets summed by the tests (at least one)."""
         return max(1, self.min_horizon_buckets, self.horizon_minutes // self.bucket_minutes)
+
+    @property
+    def level_window(self) -> int:
+        """Buckets the recent-level factor looks at (fewer would make it noisy)."""
+        return max(self.buckets(self.level_hours), self.min_level_buckets)
 
     def buckets(self, hours: float) -> int:
         return max(1, round(hours * 60 / self.bucket_minutes))
@@ -354,7 +375,7 @@ class _Run:
     def one_day(self, day: int) -> None:
         p, d = self.p, self.p.per_day
         lo, hi = day * d, (day + 1) * d
-        ctx = max(p.buckets(p.level_hours), p.buckets(p.fallback_hours), p.horizon, 1)
+        ctx = max(p.level_window, p.buckets(p.fallback_hours), p.horizon, 1)
         c0 = max(0, lo - ctx)
         weekend = (self.first_weekday + day) % 7 >= 5
         tracks = [t for t in (self.neg, self.tot) if t is not None]
@@ -390,7 +411,7 @@ class _Run:
             held = self.mask[lo:hi]
             for t in tracks:
                 capped = np.minimum(t.x[lo:hi], caps[id(t)])
-                t.clean[lo:hi] = np.where(held, np.minimum(capped, t.expected[lo:hi]), capped)
+                t.clean[lo:hi] = np.where(held, t.expected[lo:hi], capped)
             if it == 0 and not held.any():
                 break  # nothing held: a second pass would give the same answer
         # finalise the day: profiles, dispersion moments, daily peak
@@ -422,16 +443,20 @@ class _Run:
         has = np.isfinite(season)
         clean = t.clean[c0:hi]
         masked = self.mask[c0:hi]
-        # recent level: the last hours as they came vs as the season expected them;
-        # buckets of an ongoing anomaly count as exactly expected (neutral).
-        actual = np.where(~np.isfinite(clean), season, clean)
-        actual = np.where(masked, np.minimum(actual, self.p.hold_level * season), actual)
-        both = has & np.isfinite(actual)
-        w = p.buckets(p.level_hours)
-        a_sum = _trailing_sum(np.where(both, actual, 0.0), w)
-        s_sum = _trailing_sum(np.where(both, season, 0.0), w)
+        # recent level: the last hours as they came vs as the season expected
+        # them, over buckets that are not held; while an anomaly holds most of
+        # the window, the level stays where it was before (frozen).
+        unheld = has & np.isfinite(clean) & ~masked
+        w = p.level_window
+        a_sum = _trailing_sum(np.where(unheld, clean, 0.0), w)
+        s_sum = _trailing_sum(np.where(unheld, season, 0.0), w)
+        n_ok = _trailing_sum(unheld.astype(float), w)
         prior = 5.0
         level = np.clip((a_sum + prior) / (s_sum + prior), 0.5, 2.0)
+        enough = n_ok >= w / 2
+        idx = np.arange(level.size)
+        last = np.maximum.accumulate(np.where(enough, idx, -1))
+        level = np.where(enough, level, np.where(last >= 0, level[np.maximum(last, 0)], t.level[c0]))
         # fallback without seasonal history: the mean of the last hours
         fw = p.buckets(p.fallback_hours)
         finite = np.isfinite(clean) & ~masked

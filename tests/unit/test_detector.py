@@ -241,3 +241,23 @@ def test_a_year_of_five_minute_buckets_is_judged_quickly():
     began = time.process_time()  # CPU time: robust to a busy shared machine
     detect(negatives, totals, START, params)
     assert time.process_time() - began < 2.0  # ~0.5 s on one core; generous for CI
+
+
+def test_the_hold_is_causal_across_midnight():
+    """Held buckets change the baseline: a verdict must still not depend on
+    later buckets, also for an incident that runs over midnight."""
+    negatives, totals = seasonal_series(28, mean=3.0, seed=12)
+    rng = np.random.default_rng(3)
+    onset, length = 26 * PER_DAY - 20, 60
+    extra = rng.poisson(20, length)
+    negatives[onset : onset + length] += extra
+    totals[onset : onset + length] += extra
+    full = detect(negatives, totals, START, DetectorParams())
+    assert full.held[onset + length - 1]
+    for t in (onset - 1, onset + 1, onset + 19, onset + 21, onset + 45, onset + length + 2):
+        cut = detect(negatives[: t + 1], totals[: t + 1], START, DetectorParams())
+        assert cut.fired[-1] == full.fired[t]
+        assert cut.held[-1] == full.held[t]
+        assert cut.expected[-1] == pytest.approx(full.expected[t])
+        assert cut.score[-1] == pytest.approx(full.score[t])
+        assert cut.p_share[-1] == pytest.approx(full.p_share[t])
