@@ -315,6 +315,7 @@ class _Track:
         self.level = np.ones(values.size)
         self.profiles: dict[bool, list[np.ndarray]] = {False: [], True: []}
         self.keep = {False: history[0], True: history[1]}
+        self.week_mean = float("nan")  # mean cleaned count of the last week (floor)
 
 
 class _Run:
@@ -380,6 +381,7 @@ class _Run:
         weekend = (self.first_weekday + day) % 7 >= 5
         tracks = [t for t in (self.neg, self.tot) if t is not None]
         for t in tracks:
+            t.week_mean = self._week_mean(t, lo)
             t.season[lo:hi] = _profile(t.profiles[weekend] or t.profiles[not weekend], d, p)
         past = slice(max(0, day - round(p.dispersion_days)), day)
         den = self.musq[past].sum()
@@ -458,14 +460,15 @@ class _Run:
         last = np.maximum.accumulate(np.where(enough, idx, -1))
         level = np.where(enough, level, np.where(last >= 0, level[np.maximum(last, 0)], t.level[c0]))
         # fallback without seasonal history: the mean of the last hours
-        fw = p.buckets(p.fallback_hours)
-        finite = np.isfinite(clean) & ~masked
-        f_sum = _trailing_sum(np.where(finite, clean, 0.0), fw)
-        f_cnt = _trailing_sum(finite.astype(float), fw)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        fallback = np.full(level.size, np.nan)
+        if not has.all():
+            fw = p.buckets(p.fallback_hours)
+            finite = np.isfinite(clean) & ~masked
+            f_sum = _trailing_sum(np.where(finite, clean, 0.0), fw)
+            f_cnt = _trailing_sum(finite.astype(float), fw)
             fallback = np.where(f_cnt > 0, f_sum / np.maximum(f_cnt, 1.0), np.nan)
         expected = np.where(has, season * level, fallback)
-        week = self._week_mean(t, lo)
+        week = t.week_mean
         floor = max(0.2, 0.2 * week) if np.isfinite(week) else 0.2
         expected = np.where(np.isfinite(expected), np.maximum(expected, floor), np.nan)
         k = lo - c0
@@ -598,8 +601,11 @@ def _profile(days: list[np.ndarray], per_day: int, p: DetectorParams) -> np.ndar
 def _shifted(day: np.ndarray, p: DetectorParams) -> np.ndarray:
     """One day's counts and their copies shifted by up to +-`neighbour_minutes`
     (wrapping around midnight), one row each."""
-    h = p.neighbour_minutes // p.bucket_minutes
-    return np.vstack([day] + [np.roll(day, s) for j in range(1, h + 1) for s in (j, -j)])
+    h = min(p.neighbour_minutes // p.bucket_minutes, day.size - 1)
+    if h <= 0:
+        return day[None, :]
+    ring = np.concatenate([day[-h:], day, day[:h]])
+    return np.stack([ring[h + s : h + s + day.size] for s in range(-h, h + 1)])
 
 
 def _trimmed_mean_columns(m: np.ndarray, trim: float) -> np.ndarray:

@@ -310,8 +310,8 @@ def episodes_per_incident(incidents: list[Incident], sensitivity: str) -> dict[s
     incident, feeding the detector's results to `alerts.episodes.advance` from
     one day before the onset to 12 h after the incident's end. Counted: the
     episodes opened from onset to 1 h after the end, and all their events.
-    Also the expected negative share at the incident's last bucket over the one
-    before its onset (1.0 = the baseline did not absorb the incident)."""
+    Also, for detected incidents, the expected negative share at the incident's
+    last bucket over the one before its onset (1.0 = not absorbed)."""
     per_day = 1440 // BUCKET_MINUTES
     settings = EpisodeSettings()
     params = DetectorParams.from_settings(AlertSettings(sensitivity=sensitivity))
@@ -332,7 +332,7 @@ def episodes_per_incident(incidents: list[Incident], sensitivity: str) -> dict[s
         opened.append(len(mine))
         mails.append(sum(events_of[e] for e in mine))
         before, last = result.expected_share[inc.onset - 1], result.expected_share[inc.onset + length - 1]
-        if np.isfinite(before) and np.isfinite(last) and before > 0:
+        if mine and np.isfinite(before) and np.isfinite(last) and before > 0:
             share_drift.append(last / before)
     found = [i for i, c in enumerate(opened) if c]
     return {
@@ -460,8 +460,8 @@ def _print_summary(report: dict) -> None:
         f"    episodes/incident={r['episodes_per_incident']:.2f} "
         f"(detected ones: {r['episodes_per_detected_incident']:.2f}, max {r['max_episodes_per_incident']}) "
         f"e-mails/incident={r['emails_per_incident']:.2f} "
-        f"(detected ones: {r['emails_per_detected_incident']:.2f}); expected negative share at the "
-        f"incident's end / before onset: median {r['expected_share_end_over_onset_median']:.3f}, "
+        f"(detected ones: {r['emails_per_detected_incident']:.2f}); detected incidents, expected negative "
+        f"share at the end / before onset: median {r['expected_share_end_over_onset_median']:.3f}, "
         f"p90 {r['expected_share_end_over_onset_p90']:.3f}"
     )
     sp = report["speed_seconds"]
