@@ -75,8 +75,9 @@ class LabelledSeries:
     def bucket_minutes(self) -> int:
         if len(self.timestamps) < 2:
             raise ValueError(f"{self.name}: need at least two rows")
-        step = (self.timestamps[1] - self.timestamps[0]).total_seconds() / 60
-        return round(step)
+        # the usual step (some NAB series have gaps; rows are taken as consecutive buckets)
+        steps = np.diff(np.array(self.timestamps, dtype="datetime64[s]")).astype(float) / 60
+        return round(float(np.median(steps)))
 
 
 @dataclass(frozen=True)
@@ -241,11 +242,8 @@ def best_thresholds(
 def detector_alerts(series: LabelledSeries, sensitivity: Sensitivity):
     """Run the detector on one NAB series (value = count under test, no
     totals). Returns (alert onsets, anomaly scores, episode resolve gap)."""
-    settings = AlertSettings(sensitivity=sensitivity)
-    params = DetectorParams.from_settings(settings, bucket_minutes=series.bucket_minutes)
-    result = detect(series.values, None, series.timestamps[0], params)
-    gap = EpisodeSettings().resolve_after_buckets(series.bucket_minutes)
-    return alert_onsets(result.fired, gap), result.score, gap
+    onsets, score = run_detector(series, sensitivity)
+    return onsets, score, EpisodeSettings().resolve_after_buckets(series.bucket_minutes)
 
 
 def eval_detector(
@@ -265,4 +263,64 @@ def eval_detector(
     out["sensitivity"] = sensitivity
     out["optimised"] = best_thresholds(loaded, [r[1] for r in runs], lambda fired: alert_onsets(fired, gap))
     out["files"] = [{"file": s.name, **evaluate([s], [d])} for s, d in zip(loaded, onsets, strict=True)]
+    return out
+
+
+def run_detector(
+    series: LabelledSeries, sensitivity: Sensitivity = "balanced", **overrides: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """Alert onsets and anomaly scores of the detector on one NAB series, with
+    the shipped parameters of `sensitivity` (plus `overrides`, for a search)."""
+    settings = AlertSettings(sensitivity=sensitivity)
+    params = DetectorParams.from_settings(settings, bucket_minutes=series.bucket_minutes, **overrides)
+    result = detect(series.values, None, series.timestamps[0], params)
+    gap = EpisodeSettings().resolve_after_buckets(series.bucket_minutes)
+    return alert_onsets(result.fired, gap), result.score
+
+
+def profile_scores(series: LabelledSeries, detections: np.ndarray) -> dict[str, FileScore]:
+    """The file's NAB outcome under every profile."""
+    return {
+        key: score_file(len(series.values), series.windows, detections, cost)
+        for key, cost in PROFILES.items()
+    }
+
+
+def leave_one_out(
+    table: dict[str, list[dict[str, FileScore]]], labelled: Sequence[int], profile: str = "nab_standard"
+) -> dict[str, object]:
+    """Leave-one-series-out selection: for each series i, the candidate with the
+    best `profile` score on the other series, and i's score under it.
+
+    `table[candidate][i]` holds series i's FileScores (per profile) under that
+    candidate; `labelled[i]` its number of labelled windows. Ties go to the
+    candidate listed first. Returns the chosen candidate and held-out score per
+    series, and every profile's NAB aggregate over the held-out scores."""
+    if not table:
+        raise ValueError("no candidates")
+    names = list(table)
+    count = len(labelled)
+    cost = PROFILES[profile]
+
+    def corpus(candidate: str, rows: Sequence[int]) -> float:
+        return normalised([table[candidate][j][profile] for j in rows], sum(labelled[j] for j in rows), cost)
+
+    chosen: list[str] = []
+    for i in range(count):
+        others = [j for j in range(count) if j != i]
+        best = names[0]
+        for name in names[1:]:
+            if corpus(name, others) > corpus(best, others):
+                best = name
+        chosen.append(best)
+    held = [table[c][i] for i, c in enumerate(chosen)]
+    out: dict[str, object] = {
+        key: round(normalised([h[key] for h in held], sum(labelled), c), 2) for key, c in PROFILES.items()
+    }
+    out["chosen"] = chosen
+    out["per_series"] = [round(normalised([h[profile]], labelled[i], cost), 2) for i, h in enumerate(held)]
+    out["detected"] = sum(h[profile].detected for h in held)
+    out["windows"] = sum(h[profile].windows for h in held)
+    out["false_positives"] = sum(h[profile].false_positives for h in held)
+    out["all_series_choice"] = max(names, key=lambda n: (corpus(n, range(count)), -names.index(n)))
     return out

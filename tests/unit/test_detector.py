@@ -186,3 +186,78 @@ def test_alert_onsets_merge_gaps_up_to_the_resolve_gap():
     assert alert_onsets(fired, 3).tolist() == [2, 12, 20]
     assert alert_onsets(fired, 6).tolist() == [2, 20]
     assert alert_onsets(np.zeros(5, dtype=bool), 3).size == 0
+
+
+def test_a_sustained_incident_keeps_firing_and_does_not_feed_the_baseline():
+    """One incident, one episode: an 8-hour incident at 10x the usual negatives
+    fires for its whole duration, and neither the expected count nor the
+    expected share drifts towards the incident while it lasts."""
+    negatives, totals = seasonal_series(35, mean=3.0, seed=11)
+    onset, length = 30 * PER_DAY + 9 * 4, 8 * 4  # 09:00, 8 hours of 15-min buckets
+    clean = detect(negatives, totals, START, DetectorParams())
+    span = slice(onset, onset + length)
+    extra = np.zeros_like(negatives)
+    extra[span] = np.random.default_rng(1).poisson(9 * clean.expected[span])
+    result = detect(negatives + extra, totals + extra, START, DetectorParams())
+    assert result.fired[span].all()
+    assert alert_onsets(result.fired[onset - PER_DAY : onset + length + 8], 12).size == 1
+    drift = result.expected[span] / clean.expected[span]
+    assert drift.max() < 1.3  # the expected value stays near the pre-incident level
+    share_before = result.expected_share[onset - 1]
+    assert np.all(np.abs(result.expected_share[span] - share_before) < 0.05)
+    rows = [result.result(i) for i in (onset, onset + length - 1)]
+    assert all(r.held and "count" in r.fired_on for r in rows)
+
+
+def test_without_the_hold_the_baseline_would_absorb_the_incident():
+    negatives, totals = seasonal_series(35, mean=3.0, seed=11)
+    onset, length = 30 * PER_DAY + 9 * 4, 8 * 4
+    clean = detect(negatives, totals, START, DetectorParams())
+    span = slice(onset, onset + length)
+    extra = np.zeros_like(negatives)
+    extra[span] = np.random.default_rng(1).poisson(9 * clean.expected[span])
+    no_hold = detect(negatives + extra, totals + extra, START, DetectorParams(max_hold_hours=0))
+    assert (no_hold.expected[span] / clean.expected[span]).max() > 1.5
+
+
+def test_fired_on_names_the_test_that_fired():
+    rng = np.random.default_rng(6)
+    totals = rng.poisson(60, 30 * PER_DAY)
+    negatives = rng.binomial(totals, 0.1)
+    onset = 28 * PER_DAY
+    negatives[onset : onset + 8] = 10
+    totals[onset : onset + 8] = 24
+    result = detect(negatives, totals, START, DetectorParams())
+    hit = int(np.flatnonzero(result.fired[onset:])[0]) + onset
+    assert result.result(hit).fired_on == ["share"]
+    assert result.result(onset - 10).fired_on == []
+
+
+def test_a_year_of_five_minute_buckets_is_judged_quickly():
+    rng = np.random.default_rng(10)
+    totals = rng.poisson(40, 365 * 288)
+    negatives = rng.binomial(totals, 0.15)
+    params = DetectorParams(bucket_minutes=5)
+    began = time.process_time()  # CPU time: robust to a busy shared machine
+    detect(negatives, totals, START, params)
+    assert time.process_time() - began < 2.0  # ~0.5 s on one core; generous for CI
+
+
+def test_the_hold_is_causal_across_midnight():
+    """Held buckets change the baseline: a verdict must still not depend on
+    later buckets, also for an incident that runs over midnight."""
+    negatives, totals = seasonal_series(28, mean=3.0, seed=12)
+    rng = np.random.default_rng(3)
+    onset, length = 26 * PER_DAY - 20, 60
+    extra = rng.poisson(20, length)
+    negatives[onset : onset + length] += extra
+    totals[onset : onset + length] += extra
+    full = detect(negatives, totals, START, DetectorParams())
+    assert full.held[onset + length - 1]
+    for t in (onset - 1, onset + 1, onset + 19, onset + 21, onset + 45, onset + length + 2):
+        cut = detect(negatives[: t + 1], totals[: t + 1], START, DetectorParams())
+        assert cut.fired[-1] == full.fired[t]
+        assert cut.held[-1] == full.held[t]
+        assert cut.expected[-1] == pytest.approx(full.expected[t])
+        assert cut.score[-1] == pytest.approx(full.score[t])
+        assert cut.p_share[-1] == pytest.approx(full.p_share[t])

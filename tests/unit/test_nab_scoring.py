@@ -142,21 +142,17 @@ def test_eval_detector_finds_the_spike_and_the_cli_prints_json_last(tmp_path):
     assert result["nab_standard"] > 50
     assert set(result["optimised"]) == set(PROFILES)
 
-    out = CliRunner().invoke(
-        app, ["eval-detector", "--series", str(a), str(b), "--labels", str(labels)]
-    )
+    out = CliRunner().invoke(app, ["eval-detector", "--series", str(a), str(b), "--labels", str(labels)])
     assert out.exit_code == 0, out.output
     lines = out.output.strip().splitlines()
     assert lines[0].startswith("A.csv:") and lines[1].startswith("B.csv:")
     last = json.loads(lines[-1])
-    for key in ("nab_standard", "nab_low_fp", "nab_low_fn", "windows", "detected",
-                "false_positives"):
+    for key in ("nab_standard", "nab_low_fp", "nab_low_fn", "windows", "detected", "false_positives"):
         assert key in last
     assert last["nab_standard"] == pytest.approx(result["nab_standard"])
 
     bad = CliRunner().invoke(
-        app, ["eval-detector", "--series", str(a), "--labels", str(labels),
-              "--sensitivity", "loud"]
+        app, ["eval-detector", "--series", str(a), "--labels", str(labels), "--sensitivity", "loud"]
     )
     assert bad.exit_code != 0
 
@@ -178,3 +174,23 @@ def test_cli_mounts_into_a_parent_app_and_lists_presets():
     for name, thresholds in PRESETS.items():
         line = next(x for x in out.output.splitlines() if x.startswith(f"{name}:"))
         assert json.loads(line.split(":", 1)[1])["peak_quantile"] == thresholds.peak_quantile
+
+
+def test_leave_one_out_chooses_on_the_other_series_only():
+    from alerts.nab_scoring import leave_one_out
+
+    def fs(raw: float) -> dict[str, FileScore]:
+        one = FileScore(raw=raw, null=-1.0, windows=1, detected=int(raw > 0), false_positives=0)
+        return {key: one for key in PROFILES}
+
+    # candidate "a" is perfect on series 0 only, "b" is decent everywhere
+    table = {"a": [fs(1.0), fs(-1.0), fs(-1.0)], "b": [fs(0.5), fs(0.5), fs(0.5)]}
+    out = leave_one_out(table, [1, 1, 1])
+    assert out["chosen"] == ["b", "b", "b"]
+    assert out["per_series"] == [75.0, 75.0, 75.0]
+    assert out["nab_standard"] == pytest.approx(75.0)
+    assert out["all_series_choice"] == "b"
+    # the held-out series' own score never decides its choice
+    table = {"a": [fs(1.0), fs(1.0), fs(-1.0)], "b": [fs(-1.0), fs(0.5), fs(1.0)]}
+    out = leave_one_out(table, [1, 1, 1])
+    assert out["chosen"][2] == "a" and out["per_series"][2] == 0.0
