@@ -243,7 +243,7 @@ def detector_alerts(series: LabelledSeries, sensitivity: Sensitivity):
     """Run the detector on one NAB series (value = count under test, no
     totals). Returns (alert onsets, anomaly scores, episode resolve gap)."""
     onsets, score = run_detector(series, sensitivity)
-    return onsets, score, EpisodeSettings().resolve_after_buckets(series.bucket_minutes)
+    return onsets, score, EpisodeSettings().quiet_buckets_needed(series.bucket_minutes)
 
 
 def eval_detector(
@@ -274,7 +274,7 @@ def run_detector(
     settings = AlertSettings(sensitivity=sensitivity)
     params = DetectorParams.from_settings(settings, bucket_minutes=series.bucket_minutes, **overrides)
     result = detect(series.values, None, series.timestamps[0], params)
-    gap = EpisodeSettings().resolve_after_buckets(series.bucket_minutes)
+    gap = EpisodeSettings().quiet_buckets_needed(series.bucket_minutes)
     return alert_onsets(result.fired, gap), result.score
 
 

@@ -197,7 +197,7 @@ def make_quiet(per_size: int, days: int) -> list[tuple[str, np.ndarray, np.ndarr
 def our_alerts(negatives: np.ndarray, totals: np.ndarray, sensitivity: str) -> np.ndarray:
     params = DetectorParams.from_settings(AlertSettings(sensitivity=sensitivity))
     result = detect(negatives, totals, START, params)
-    gap = EpisodeSettings().resolve_after_buckets(BUCKET_MINUTES)
+    gap = EpisodeSettings().quiet_buckets_needed(BUCKET_MINUTES)
     return alert_onsets(result.fired, gap)
 
 
