@@ -21,7 +21,6 @@ from alerts import cli as alerts_cli
 from brandpulse.config import BrandsConfig, ConfigError, load_config
 from brandpulse.settings import REPO_ROOT, get_settings
 from indexing import cli_commands as indexing_cli
-from indexing.analyst import terminal_text
 from nlp import cli as nlp_cli
 
 EXIT_PARTIAL = 3
@@ -182,6 +181,8 @@ def _run_with_progress(config: BrandsConfig, brand: str, source: str, **kwargs):
 
 
 def _report(summaries) -> None:
+    from indexing.analyst import terminal_text
+
     partial = False
     for s in summaries:
         out.print(terminal_text(s.message), markup=False, highlight=False)
