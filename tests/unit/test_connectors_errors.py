@@ -36,6 +36,7 @@ from tests.fixtures.x_api import XStub
 
 FAR = int(NOW) + 86_400  # a rate-limit reset a day away: more than max_rate_limit_wait_s
 MANY = 60  # enough forced failures to outlast every retry (ours and the library's)
+HTML_502 = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
 
 
 @pytest.fixture(autouse=True)
@@ -153,12 +154,17 @@ PLATFORMS: dict[str, Platform] = {
     ),
 }
 
+#: a persistent 502 from a proxy, with its HTML page, must not end up in the message
+for _spec in PLATFORMS.values():
+    _spec.force["html502"] = lambda s: s.forced.add(502, Html(HTML_502), times=MANY)
+
 EXPECTED: dict[str, type[Exception]] = {
     "401": FatalSourceError,  # credentials / access: fix the configuration
     "429": RetriableSourceError,  # reset too far away: Airflow retries later
     "500": RetriableSourceError,  # still failing after the backoff
     "html400": FatalSourceError,  # a bad request stays bad, whatever the body looks like
     "connection": RetriableSourceError,  # the network may come back
+    "html502": RetriableSourceError,
 }
 
 
