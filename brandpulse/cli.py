@@ -48,7 +48,7 @@ def _config(path: Path | None) -> BrandsConfig:
     try:
         return load_config(path)
     except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -127,7 +127,11 @@ def check_config(config: ConfigOpt = None) -> None:
     """Validate the brands config and print what it listens to."""
     cfg = _config(config)
     for brand in cfg.brands:
-        out.print(f"{brand.name}: {brand.query}  sources: {', '.join(brand.sources) or '-'}")
+        out.print(
+            f"{brand.name}: {brand.query}  sources: {', '.join(brand.sources) or '-'}",
+            markup=False,
+            highlight=False,
+        )
 
 
 @app.command("sample")
@@ -177,11 +181,13 @@ def _run_with_progress(config: BrandsConfig, brand: str, source: str, **kwargs):
 
 
 def _report(summaries) -> None:
+    from indexing.analyst import terminal_text
+
     partial = False
     for s in summaries:
-        out.print(s.message)
+        out.print(terminal_text(s.message), markup=False, highlight=False)
         for reason, n in sorted(s.reasons.items(), key=lambda kv: -kv[1]):
-            out.print(f"  quarantined {n:>6}  {reason}")
+            out.print(f"  quarantined {n:>6}  {terminal_text(reason)}", markup=False, highlight=False)
         partial |= s.status == "partial"
     if partial:
         out.print("status: partial (see the quarantine index for the rejected input)")
@@ -362,18 +368,33 @@ def demo(
 
 
 def main() -> None:
-    """Console-script entry: `app`, with an unreachable cluster turned into one clear line."""
-    from elastic_transport import ConnectionError as TransportConnectionError
+    """Console-script entry: `app`, with an unreachable cluster and invalid settings
+    turned into one clear line each (credentials never printed)."""
+    from elastic_transport import TransportError
+    from pydantic import ValidationError
 
     try:
         app()
-    except TransportConnectionError:
-        url = get_settings().effective_es_url
+    except TransportError as exc:
+        try:
+            url = get_settings().es_url_display
+        except ValidationError:
+            url = "ES_URL"
         console.print(
-            f"[red]cannot reach Elasticsearch at {url}[/red]: start the local node with "
-            "`brandpulse es start`, or set ES_URL (and ES_API_KEY) for a real cluster"
+            f"cannot reach Elasticsearch at {url} ({type(exc).__name__}): start the local node with "
+            "`brandpulse es start`, or set ES_URL (and ES_API_KEY) for a real cluster",
+            style="red",
+            markup=False,
+            highlight=False,
         )
         sys.exit(1)
+    except ValidationError as exc:  # settings from the environment (inputs are never echoed)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+        console.print(f"invalid settings: {problems}", style="red", markup=False, highlight=False)
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

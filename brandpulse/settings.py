@@ -1,13 +1,18 @@
 """Runtime settings from the environment (never from the brands YAML).
 
 Secrets (API keys, passwords) are read here or from Airflow Connections and are
-never logged: they are `SecretStr`, whose repr is masked.
+never logged: they are `SecretStr`, whose repr is masked; validation errors
+never echo input values (`hide_input_in_errors`), and `ES_URL` may carry
+credentials (`https://user:password@host`), so it is printed only through
+`redact_url` (`Settings.es_url_display`).
 """
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,10 +23,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 class Settings(BaseSettings):
     """Everything that differs between the embedded dev node and a real cluster."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, hide_input_in_errors=True)
 
     es_url: str | None = Field(
         default=None,
+        repr=False,  # may carry user:password
         validation_alias="ES_URL",
         description="URL of a real cluster; unset means the embedded node on 127.0.0.1",
     )
@@ -53,7 +59,13 @@ class Settings(BaseSettings):
 
     @property
     def effective_es_url(self) -> str:
+        """The URL as configured, credentials included: for the client only, never print it."""
         return self.es_url or f"http://127.0.0.1:{self.es_port}"
+
+    @property
+    def es_url_display(self) -> str:
+        """The cluster URL safe to print (user info, query and fragment removed)."""
+        return redact_url(self.effective_es_url)
 
     @cached_property
     def indices(self) -> IndexNames:
@@ -74,6 +86,26 @@ class IndexNames:
     def mentions_index(self, version: int, generation: int = 1) -> str:
         """Concrete mention index: template version + rollover generation."""
         return f"{self.prefix}-mentions-v{version}-{generation:06d}"
+
+
+_USERINFO = re.compile(r"(?<=//)[^/?#@\s]*@")
+
+
+def redact_url(url: str | None) -> str:
+    """`https://user:secret@host:9200/p?api_key=x` -> `https://***@host:9200/p`:
+    credentials in the user info, the query or the fragment are never printed."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+        if ":" in host:  # IPv6
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:  # unparseable (bad port, brackets): drop anything like user info
+        return _USERINFO.sub("***@", url.split("?", 1)[0].split("#", 1)[0])
+    auth = "***@" if "@" in parts.netloc else ""
+    return urlunsplit((parts.scheme, f"{auth}{host}{port}", parts.path, "", ""))
 
 
 def get_settings() -> Settings:

@@ -185,8 +185,9 @@ def export_mentions(
     on_page: Callable[[int], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Matching mentions, newest first, through a point in time + `search_after`
-    (consistent across pages, no result-window limit). Yields `_source` dicts."""
-    for hits in pit_pages(
+    (consistent across pages, no result-window limit). Yields `_source` dicts.
+    Close the generator (or exhaust it) to release the point in time."""
+    pages = pit_pages(
         client,
         names.mentions,
         query,
@@ -197,11 +198,15 @@ def export_mentions(
         limit=limit,
         track_total_hits=False,
         filter_path=["pit_id", "hits.hits._source", "hits.hits.sort"],
-    ):
-        for hit in hits:
-            yield hit["_source"]
-        if on_page is not None:
-            on_page(len(hits))
+    )
+    try:
+        for hits in pages:
+            for hit in hits:
+                yield hit["_source"]
+            if on_page is not None:
+                on_page(len(hits))
+    finally:
+        pages.close()  # closes the point in time now, also when the consumer failed
 
 
 # --- rows and writers ----------------------------------------------------------------------
@@ -234,7 +239,36 @@ def flatten(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+#: C0/C1 controls (ESC starts ANSI/OSC sequences), DEL, and the bidi overrides and
+#: isolates that reorder what a terminal shows; \n and \t are handled by callers
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: str) -> str:
+    """`value` encodable as UTF-8: lone surrogates (invalid in UTF-8, e.g. half an
+    emoji cut by a platform) become U+FFFD. Everything else is kept."""
+    return _SURROGATES.sub("\ufffd", value) if _SURROGATES.search(value) else value
+
+
+def clean(value: Any) -> Any:
+    """`clean_text` over every string in a JSON-like value (keys too)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    return value
+
+
+def terminal_text(value: Any) -> str:
+    """User text made literal for a terminal: control characters (ANSI/OSC escape
+    sequences, carriage returns, bidi overrides) shown as `\\xNN`/`\\uNNNN`,
+    surrogates replaced. Print it with markup off (or as `rich.text.Text`)."""
+    text = clean_text("" if value is None else str(value))
+    return _TERMINAL_UNSAFE.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 def neutralise_formula(value: Any) -> Any:
@@ -245,13 +279,25 @@ def neutralise_formula(value: Any) -> Any:
 
 
 def write_csv(docs: Iterable[dict[str, Any]], out: TextIO, safe: bool = True) -> int:
-    """Header + one row per mention; returns the number of rows."""
+    """Header + one row per mention; returns the number of rows.
+
+    Any cell holding a line break (`\n` or a bare `\r`, which spreadsheets also
+    take as a new record) is quoted, so a text can never start a record of its own
+    (and with it a formula); strings are made valid UTF-8 (`clean_text`)."""
     writer = csv.writer(out, lineterminator="\n")
+    # csv quotes a cell for \n but not for a bare \r (not in the line terminator):
+    # rows holding one are written with every cell quoted
+    quoting_all = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     n = 0
     for doc in docs:
         row = flatten(doc)
-        writer.writerow([neutralise_formula(row[c]) if safe else row[c] for c in CSV_COLUMNS])
+        cells = []
+        for c in CSV_COLUMNS:
+            value = clean_text(row[c]) if isinstance(row[c], str) else row[c]
+            cells.append(neutralise_formula(value) if safe else value)
+        has_cr = any(isinstance(v, str) and "\r" in v for v in cells)
+        (quoting_all if has_cr else writer).writerow(cells)
         n += 1
     return n
 
@@ -259,7 +305,7 @@ def write_csv(docs: Iterable[dict[str, Any]], out: TextIO, safe: bool = True) ->
 def write_jsonl(docs: Iterable[dict[str, Any]], out: TextIO) -> int:
     n = 0
     for doc in docs:
-        out.write(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n")
+        out.write(json.dumps(clean(doc), ensure_ascii=False, sort_keys=True) + "\n")
         n += 1
     return n
 

@@ -126,6 +126,7 @@ def search(
             if fmt is not Format.table and wanted > PROGRESS_ABOVE:
                 on_page = _progress(stack, wanted)
             docs = export_mentions(client, settings.indices, body, limit=limit, on_page=on_page)
+            stack.callback(docs.close)  # the point in time is closed whatever happens below
             if fmt is Format.table:
                 _print_table(list(docs), total)
                 return
@@ -136,7 +137,7 @@ def search(
     except NotFoundError:
         raise _fail(f"no mention index {settings.indices.mentions}: run `brandpulse setup` first") from None
     if output:
-        console.print(f"wrote {n:,} mentions to {output}")
+        console.print(f"wrote {n:,} mentions to {output}", markup=False, highlight=False)
 
 
 def _progress(stack: ExitStack, total: int):
@@ -158,7 +159,11 @@ def _write(fmt: Format, docs, sink, raw_csv: bool) -> int:
 
 
 def _print_table(docs: list[dict], total: int) -> None:
-    from indexing.analyst import flatten
+    """User text is literal: cells are `Text` (never Rich markup) and control
+    characters (ANSI/OSC escapes) are shown escaped, not sent to the terminal."""
+    from rich.text import Text
+
+    from indexing.analyst import flatten, terminal_text
 
     table = Table(title=f"{len(docs):,} of {total:,} mentions", title_justify="left", show_lines=False)
     for name in ("created_at", "platform", "sentiment", "author", "likes", "text"):
@@ -166,12 +171,17 @@ def _print_table(docs: list[dict], total: int) -> None:
     for doc in docs:
         row = flatten(doc)
         table.add_row(
-            (row["created_at"] or "")[:16].replace("T", " "),
-            row["platform"] or "",
-            row["sentiment"] or "-",
-            row["author"] or "",
-            "" if row["likes"] is None else f"{row['likes']:,}",
-            (row["text"] or "").replace("\n", " "),
+            *(
+                Text(terminal_text(value))
+                for value in (
+                    (row["created_at"] or "")[:16].replace("T", " "),
+                    row["platform"] or "",
+                    row["sentiment"] or "-",
+                    row["author"] or "",
+                    "" if row["likes"] is None else f"{row['likes']:,}",
+                    (row["text"] or "").replace("\r\n", " ").replace("\n", " ").replace("\r", " "),
+                )
+            )
         )
     out.print(table)
 
@@ -196,23 +206,29 @@ def stats(
     at: At = None,
 ) -> None:
     """Volume, sentiment split, top topics and a sparkline of negative volume (default: 7d)."""
-    from indexing.analyst import mention_stats, sparkline
+    from rich.text import Text
+
+    from indexing.analyst import mention_stats, sparkline, terminal_text
 
     window_start, window_end = _closed_window("stats", since, start, end, at)
     client, settings = _client()
     s = mention_stats(client, settings.indices, brand, window_start, window_end)
-    out.print(f"[bold]{brand}[/bold]  {window_start:%Y-%m-%d %H:%M} → {window_end:%Y-%m-%d %H:%M} UTC")
+    title = Text(terminal_text(brand), style="bold")
+    out.print(title, f" {window_start:%Y-%m-%d %H:%M} → {window_end:%Y-%m-%d %H:%M} UTC")
     out.print(f"mentions  {s.total:,}")
     split = "  ".join(f"{k} {v:,}" for k, v in s.sentiment.items())
     out.print(f"sentiment {split}  (negative share {s.share('negative') * 100:.1f}% of scored)")
-    out.print("platforms " + "  ".join(f"{k} {v:,}" for k, v in s.platforms.items()))
+    out.print(
+        "platforms " + "  ".join(f"{terminal_text(k)} {v:,}" for k, v in s.platforms.items()),
+        markup=False,
+    )
     if s.topics:
         table = Table(title="top topics", title_justify="left")
         table.add_column("topic")
         table.add_column("mentions", justify="right")
         table.add_column("negative", justify="right")
         for t in s.topics:
-            table.add_row(t.label, f"{t.mentions:,}", f"{t.negative:,}")
+            table.add_row(Text(terminal_text(t.label)), f"{t.mentions:,}", f"{t.negative:,}")
         out.print(table)
     else:
         out.print("top topics: none (not enriched yet)")
@@ -248,7 +264,11 @@ def report(
         generated_at=_now(at),
         title=_brand_title(brand),
     )
-    out.print(f"wrote {output} ({data.stats.total:,} mentions, {len(data.posts)} top negative posts)")
+    out.print(
+        f"wrote {output} ({data.stats.total:,} mentions, {len(data.posts)} top negative posts)",
+        markup=False,
+        highlight=False,
+    )
 
 
 # --- lifecycle --------------------------------------------------------------------------------

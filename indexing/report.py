@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +23,7 @@ from elasticsearch import Elasticsearch
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from brandpulse.settings import IndexNames
-from indexing.analyst import MentionFilter, Stats, mention_stats
+from indexing.analyst import MentionFilter, Stats, clean_text, mention_stats, terminal_text
 
 TEMPLATES = Path(__file__).resolve().parent / "report_templates"
 COLORS = {"negative": "#c0392b", "neutral": "#95a5a6", "positive": "#27ae60", "unscored": "#d5d8dc"}
@@ -92,12 +94,12 @@ def top_negative_posts(
             Post(
                 created_at=doc["created_at"][:16].replace("T", " "),
                 platform=doc.get("platform", ""),
-                author=author.get("handle") or author.get("display_name") or "unknown",
+                author=clean_text(author.get("handle") or author.get("display_name") or "unknown"),
                 followers=author.get("followers"),
                 likes=engagement.get("likes") or 0,
                 reposts=engagement.get("reposts") or 0,
                 replies=engagement.get("replies") or 0,
-                text=doc.get("text", ""),
+                text=clean_text(doc.get("text") or ""),
                 url=safe_url(doc.get("url")),
             )
         )
@@ -208,7 +210,7 @@ def bars_chart(
     if not values:
         return None
     items = sorted(values.items(), key=lambda kv: kv[1])
-    labels = [k if len(k) <= 28 else k[:27] + "…" for k, _ in items]
+    labels = [terminal_text(k if len(k) <= 28 else k[:27] + "…") for k, _ in items]  # no control chars
     fig, ax = _figure(width, 0.32 * len(items) + 0.6)
     ax.grid(axis="x", color="#eeeeee")
     ax.grid(axis="y", visible=False)
@@ -263,6 +265,20 @@ def write_report(
     title: str | None = None,
 ) -> ReportData:
     data = gather(client, names, brand, start, end, generated_at, title)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(data), encoding="utf-8")
+    html = clean_text(render_html(data))  # lone surrogates in user text -> U+FFFD
+    write_atomically(out, html)
     return data
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to a temporary file next to `path`, then rename it over `path`:
+    a failure leaves the previous file (or none), never a truncated one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -4,10 +4,12 @@ Mention (re-checked against the query) or a Reject (never dropped)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -16,7 +18,14 @@ from pydantic import Field, SecretStr, ValidationError
 from brandpulse.config import Brand
 from brandpulse.mention import Mention
 from listeners import credentials
-from listeners.base import Connector, ConnectorOptions, FatalSourceError, Reject
+from listeners.base import (
+    Batch,
+    Connector,
+    ConnectorOptions,
+    FatalSourceError,
+    Reject,
+    RetriableSourceError,
+)
 from listeners.credentials import Secret
 from listeners.query import Query, QuerySyntaxError, parse_query
 from listeners.retry import RetryPolicy
@@ -64,6 +73,19 @@ class ApiConnector(Connector):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.credentials = tuple(s.env for s in cls.secrets if s.required)
+        if "fetch" in cls.__dict__:
+            cls.fetch = _mapping_errors(cls.__dict__["fetch"])  # type: ignore[method-assign]
+
+    # errors -----------------------------------------------------------------
+
+    def map_error(self, exc: BaseException, what: str) -> SourceError | None:
+        """The one place a connector maps what its client library raises to
+        `FatalSourceError` (retrying cannot help) or `RetriableSourceError` (the
+        task may retry later). None: not a client-library error (a bug), re-raised.
+
+        Every `fetch` goes through it (see `_mapping_errors`), so no library
+        exception leaves a connector unmapped."""
+        return None
 
     # credentials ------------------------------------------------------------
 
@@ -139,6 +161,52 @@ class ApiConnector(Connector):
         if self.stats:
             summary = ", ".join(f"{v} {k}" for k, v in sorted(self.stats.items()))
             log.info("%s/%s: %s", self.brand.name, self.name, summary)
+
+
+SourceError = FatalSourceError | RetriableSourceError
+
+
+def by_status(status: int | None, message: str) -> SourceError:
+    """HTTP status -> class: 408, 425, 429 and 5xx (and no response at all) are
+    retriable; other 4xx (bad request, credentials, access, not found) are fatal."""
+    if status is None or status in (408, 425, 429) or status >= 500:
+        return RetriableSourceError(message)
+    return FatalSourceError(message)
+
+
+def _mapping_errors(fetch: Callable[..., Iterator[Batch]]) -> Callable[..., Iterator[Batch]]:
+    """Wrap a connector's `fetch` so any client-library error leaves it as the
+    connector's Fatal/RetriableSourceError (batches already yielded stay yielded)."""
+
+    @functools.wraps(fetch)
+    def wrapper(self: ApiConnector, cursor: Any, since: datetime | None = None) -> Iterator[Batch]:
+        try:
+            yield from fetch(self, cursor, since)
+        except (FatalSourceError, RetriableSourceError):
+            raise
+        except Exception as exc:
+            mapped = self.map_error(exc, self.name)
+            if mapped is None:
+                raise
+            log.warning("%s/%s: %s", self.brand.name, self.name, mapped)
+            raise mapped from None
+
+    return wrapper
+
+
+def short(exc: BaseException, limit: int = 300) -> str:
+    """`Type: message`, cut, tags dropped (an HTML error page is not a message)."""
+    return brief_body(f"{type(exc).__name__}: {exc}", limit)
+
+
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def brief_body(text: str | None, limit: int = 200) -> str:
+    """An error response body for a message: tags of an HTML page dropped, white
+    space collapsed, cut at `limit` characters."""
+    plain = " ".join(_TAGS.sub(" ", text or "").split())
+    return plain if len(plain) <= limit else plain[:limit] + "..."
 
 
 class RedactTokens(logging.Filter):

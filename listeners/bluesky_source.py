@@ -21,8 +21,17 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from brandpulse.mention import Author, Engagement, Kind, Mention, Thread
-from listeners.api_connector import ApiConnector, ApiOptions, iso, parse_iso
-from listeners.base import Batch, Cursor, FatalSourceError, Reject
+from listeners.api_connector import (
+    ApiConnector,
+    ApiOptions,
+    SourceError,
+    brief_body,
+    by_status,
+    iso,
+    parse_iso,
+    short,
+)
+from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
 from listeners.credentials import Secret
 from listeners.query import compile_bluesky
 from listeners.registry import registry
@@ -184,11 +193,29 @@ class BlueskyConnector(ApiConnector):
         )
 
     def _call(self, fn: Any, what: str) -> Any:
-        from atproto_client.exceptions import BadRequestError, UnauthorizedError
-
         try:
             return self.retry.call(fn, self._classify, f"bluesky {what}")
-        except UnauthorizedError as exc:
+        except (FatalSourceError, RetriableSourceError):
+            raise
+        except Exception as exc:
+            mapped = self.map_error(exc, what)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    def map_error(self, exc: BaseException, what: str) -> SourceError | None:
+        """atproto / httpx errors -> Fatal or Retriable (one place)."""
+        import httpx
+        from atproto_client.exceptions import (
+            AtProtocolError,
+            BadRequestError,
+            NetworkError,
+            RateLimitExceededError,
+            RequestException,
+            UnauthorizedError,
+        )
+
+        if isinstance(exc, UnauthorizedError):
             anonymous = self.secret("BLUESKY_HANDLE") is None
             hint = (
                 "the public AppView refused anonymous search: set BLUESKY_HANDLE and "
@@ -196,9 +223,21 @@ class BlueskyConnector(ApiConnector):
                 if anonymous
                 else "check BLUESKY_HANDLE / BLUESKY_APP_PASSWORD (use an app password)"
             )
-            raise FatalSourceError(f"Bluesky {what} refused ({exc}): {hint}") from None
-        except BadRequestError as exc:
-            raise FatalSourceError(f"Bluesky {what} rejected the request: {exc}") from None
+            return FatalSourceError(f"Bluesky {what} refused ({_describe(exc)}): {hint}")
+        if isinstance(exc, RateLimitExceededError):
+            return RetriableSourceError(f"Bluesky rate limit (429) on {what}; retry later")
+        if isinstance(exc, BadRequestError):
+            return FatalSourceError(f"Bluesky {what} rejected the request: {_describe(exc)}")
+        if isinstance(exc, (NetworkError, httpx.TransportError)):
+            return RetriableSourceError(f"Bluesky {what} failed: {_describe(exc)}")
+        if isinstance(exc, RequestException):
+            status = exc.response.status_code if exc.response is not None else None
+            return by_status(status, f"Bluesky {what} failed: {_describe(exc)}")
+        if isinstance(exc, httpx.HTTPError):
+            return RetriableSourceError(f"Bluesky {what} failed: {short(exc)}")
+        if isinstance(exc, AtProtocolError):  # a response the client cannot parse, a bad model
+            return RetriableSourceError(f"Bluesky {what}: unexpected response: {short(exc)}")
+        return None
 
     def _classify(self, exc: BaseException) -> Verdict:
         from atproto_client.exceptions import NetworkError, RateLimitExceededError, RequestException
@@ -212,6 +251,16 @@ class BlueskyConnector(ApiConnector):
         if isinstance(exc, RequestException) and exc.response is not None and exc.response.status_code >= 500:
             return Transient()
         return None
+
+
+def _describe(exc: Any) -> str:
+    """An atproto error with its status and (cut) body, not the whole HTML page."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return short(exc)
+    content = response.content
+    detail = content if isinstance(content, str) else getattr(content, "message", None) or content
+    return f"{type(exc).__name__} {response.status_code}: {brief_body(str(detail))}"
 
 
 def _key(params: dict[str, str]) -> str:

@@ -21,8 +21,16 @@ from typing import Any, Literal
 from pydantic import Field
 
 from brandpulse.mention import Author, Engagement, Mention, Thread
-from listeners.api_connector import ApiConnector, ApiOptions, html_to_text
-from listeners.base import Batch, Cursor, FatalSourceError, Reject
+from listeners.api_connector import (
+    ApiConnector,
+    ApiOptions,
+    SourceError,
+    brief_body,
+    by_status,
+    html_to_text,
+    short,
+)
+from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
 from listeners.query import compile_hn
 from listeners.registry import registry
 from listeners.retry import RateLimited, Transient, Verdict
@@ -123,7 +131,6 @@ class HackerNewsConnector(ApiConnector):
         yield Batch([], snapshot())
 
     def _get(self, session: Any, params: dict[str, Any]) -> dict:
-        import requests
 
         url = f"{self.options.base_url.rstrip('/')}/search_by_date"
 
@@ -134,10 +141,27 @@ class HackerNewsConnector(ApiConnector):
 
         try:
             return self.retry.call(call, self._classify, "hackernews search_by_date")
-        except requests.HTTPError as exc:
-            raise FatalSourceError(
-                f"HN Algolia refused the request ({exc.response.status_code}): {exc.response.text[:200]}"
-            ) from None
+        except (FatalSourceError, RetriableSourceError):
+            raise
+        except Exception as exc:
+            mapped = self.map_error(exc, "search_by_date")
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    def map_error(self, exc: BaseException, what: str) -> SourceError | None:
+        """requests errors -> Fatal or Retriable (one place)."""
+        import requests
+
+        if isinstance(exc, requests.HTTPError) and exc.response is not None:
+            status = exc.response.status_code
+            body = brief_body(exc.response.text)
+            return by_status(status, f"HN Algolia refused the request ({status}): {body}")
+        if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.JSONDecodeError)):
+            return RetriableSourceError(f"HN Algolia {what} failed: {short(exc)}")
+        if isinstance(exc, requests.RequestException):  # invalid URL / schema: configuration
+            return FatalSourceError(f"HN Algolia {what}: {short(exc)} (check base_url)")
+        return None
 
     def _classify(self, exc: BaseException) -> Verdict:
         import requests

@@ -26,8 +26,16 @@ from urllib.parse import urlparse
 from pydantic import Field, field_validator
 
 from brandpulse.mention import Author, Engagement, Mention, Thread
-from listeners.api_connector import ApiConnector, ApiOptions, html_to_text, parse_iso
-from listeners.base import Batch, Cursor, FatalSourceError, Reject
+from listeners.api_connector import (
+    ApiConnector,
+    ApiOptions,
+    SourceError,
+    by_status,
+    html_to_text,
+    parse_iso,
+    short,
+)
+from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
 from listeners.credentials import Secret
 from listeners.query import compile_mastodon, mastodon_hashtags
 from listeners.registry import registry
@@ -259,6 +267,35 @@ class MastodonConnector(ApiConnector):
             raise _Skip(f"{instance} {what}: not found (404)") from None
         except MastodonAPIError as exc:
             raise _Skip(f"{instance} {what}: refused: {exc}") from None
+
+    def map_error(self, exc: BaseException, what: str) -> SourceError | None:
+        """Mastodon.py / requests errors -> Fatal or Retriable (one place). Inside a
+        run, an instance refusing one timeline (4xx) is skipped instead (`_call`)."""
+        import requests
+        from mastodon import (
+            MastodonAPIError,
+            MastodonError,
+            MastodonNetworkError,
+            MastodonRatelimitError,
+            MastodonServerError,
+            MastodonUnauthorizedError,
+        )
+
+        if isinstance(exc, MastodonRatelimitError):
+            return RetriableSourceError(f"Mastodon rate limit (429) on {what}; retry later")
+        if isinstance(exc, (MastodonNetworkError, MastodonServerError, requests.RequestException)):
+            return RetriableSourceError(f"Mastodon {what} failed: {short(exc)}")
+        if isinstance(exc, MastodonUnauthorizedError):
+            return FatalSourceError(
+                f"Mastodon {what}: 401 ({short(exc)}). Check MASTODON_ACCESS_TOKEN and that "
+                "MASTODON_API_BASE_URL names its instance."
+            )
+        if isinstance(exc, MastodonAPIError):
+            status = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
+            return by_status(status if status is not None else 400, f"Mastodon refused {what}: {short(exc)}")
+        if isinstance(exc, MastodonError):  # illegal argument, version, malformed response
+            return FatalSourceError(f"Mastodon.py refused {what}: {short(exc)}")
+        return None
 
     def _classify(self, exc: BaseException, last: dict) -> Verdict:
         from mastodon import MastodonNetworkError, MastodonRatelimitError, MastodonServerError

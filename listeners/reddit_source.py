@@ -16,19 +16,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
 from brandpulse.mention import Author, Engagement, Mention, Thread
-from listeners.api_connector import ApiConnector, ApiOptions, dumps
-from listeners.base import Batch, Cursor, FatalSourceError, Reject
+from listeners.api_connector import ApiConnector, ApiOptions, SourceError, by_status, dumps, short
+from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
 from listeners.credentials import Secret
 from listeners.query import compile_reddit
 from listeners.registry import registry
 from listeners.retry import RateLimited, Transient, Verdict
-from listeners.sweep import Sweep
+from listeners.sweep import Mark, Sweep
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,9 @@ class RedditConnector(ApiConnector):
         first = True
         page: list[Any] = []
         done = False
+        read = 0  # items this listing generator gave (praw stops at `limit` = max_items)
+        budget_hit = False
+        ctx = _Pass(since=Mark(sweep.low.key, set(sweep.low.ids)) if sweep.low else None)
         while not done:
             item = self._next(items)
             if item is None and first and resume:  # the resume point vanished: start at the top
@@ -129,26 +133,65 @@ class RedditConnector(ApiConnector):
             first = False
             if item is None:
                 done = True
+                # praw ends the generator at `limit`: the listing may go on below
+                budget_hit = read >= self.options.max_items
             else:
+                read += 1
                 key = int(vars(item)["created_utc"])
                 if sweep.below_high(key) or (sweep.high is None and key < (sweep.floor or 0)):
                     done = True  # newest first: everything further down is older
                 else:
                     page.append(item)
             if page and (done or len(page) >= self.options.page_size):
-                yield self._batch(page, sweep, snapshot)
+                yield self._batch(page, sweep, snapshot, ctx)
                 page = []
-        sweep.finish()
+        if budget_hit and not ctx.taken:
+            # a whole max_items of repeats (the resume point vanished and the listing,
+            # capped at ~1,000 items, cannot reach below it): finish, or the sweep would
+            # never end and newer posts never be read
+            log.warning(
+                "%s/reddit: %d items read without reaching below the last indexed one; the "
+                "listing cannot go further back, ending this sweep",
+                self.brand.name,
+                read,
+            )
+            sweep.finish()
+        elif budget_hit:
+            # the sweep stays in progress: the next run resumes below the last item
+            # (`after`), so older posts are not skipped
+            self.stats["listing stopped at max_items"] += 1
+            log.warning(
+                "%s/reddit: max_items=%d reached for one listing; the next run resumes below %s",
+                self.brand.name,
+                self.options.max_items,
+                sweep.extra.get("after"),
+            )
+        else:
+            sweep.finish()
         yield Batch([], snapshot())
 
-    def _batch(self, items: list[Any], sweep: Sweep, snapshot: Any) -> Batch:
+    def _batch(self, items: list[Any], sweep: Sweep, snapshot: Any, ctx: _Pass) -> Batch:
         mentions: list[Mention] = []
         rejects: list[Reject] = []
         for item in sorted(items, key=lambda i: vars(i)["created_utc"], reverse=True):
             key, fullname = int(vars(item)["created_utc"]), item.fullname
             if not sweep.pending(key, fullname):
-                continue
+                if fullname in ctx.taken or not sweep.late(key, fullname, ctx.since):
+                    self.stats["already yielded"] += 1
+                    continue
+                # /new listings are not always strictly newest first: an item newer than
+                # one yielded in an earlier batch is still new. Index it (idempotent id).
+                self.stats["out of order (indexed)"] += 1
+                log.info(
+                    "%s/reddit: %s arrived out of newest-first order (created %d, below it already %d); "
+                    "indexing it",
+                    self.brand.name,
+                    fullname,
+                    key,
+                    sweep.low.key if sweep.low else key,
+                )
             sweep.took(key, fullname)
+            ctx.taken.add(fullname)
             built = self._to_mention(item, from_search=item.fullname.startswith("t3_"))
             if isinstance(built, Mention):
                 mentions.append(built)
@@ -159,25 +202,49 @@ class RedditConnector(ApiConnector):
         return Batch(mentions, snapshot(), rejects)
 
     def _next(self, items: Any) -> Any:
-        import prawcore
-
         try:
             return self.retry.call(lambda: next(items, None), self._classify, "reddit listing")
-        except prawcore.OAuthException as exc:
-            raise FatalSourceError(f"Reddit rejected the OAuth credentials: {exc}. {_CREDS}") from None
-        except (prawcore.Forbidden, prawcore.InsufficientScope) as exc:
-            raise FatalSourceError(
-                f"Reddit refused access (403) to r/{'+'.join(self.options.subreddits) or 'all'}: the "
-                f"subreddit is private/banned or the app lacks API access. {exc}"
-            ) from None
-        except (prawcore.NotFound, prawcore.Redirect) as exc:
-            raise FatalSourceError(
-                f"Reddit: subreddit not found: r/{'+'.join(self.options.subreddits)} ({exc})"
-            ) from None
-        except prawcore.ResponseException as exc:
-            if exc.response.status_code == 401:
-                raise FatalSourceError(f"Reddit answered 401 Unauthorized. {_CREDS}") from None
+        except (FatalSourceError, RetriableSourceError):
             raise
+        except Exception as exc:
+            mapped = self.map_error(exc, "reddit listing")
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    def map_error(self, exc: BaseException, what: str) -> SourceError | None:
+        """praw / prawcore / requests errors -> Fatal or Retriable (one place)."""
+        import praw.exceptions
+        import prawcore
+        import requests
+
+        subs = "+".join(self.options.subreddits) or "all"
+        if isinstance(exc, prawcore.OAuthException):
+            return FatalSourceError(f"Reddit rejected the OAuth credentials: {short(exc)}. {_CREDS}")
+        if isinstance(exc, (prawcore.Forbidden, prawcore.InsufficientScope)):
+            return FatalSourceError(
+                f"Reddit refused access (403) to r/{subs}: the subreddit is private/banned or the app "
+                f"lacks API access. {short(exc)}"
+            )
+        if isinstance(exc, (prawcore.NotFound, prawcore.Redirect)):
+            return FatalSourceError(f"Reddit: subreddit not found: r/{subs} ({short(exc)})")
+        if isinstance(exc, prawcore.TooManyRequests):
+            return RetriableSourceError(f"Reddit rate limit (429) on {what}; retry later")
+        if isinstance(exc, (prawcore.ServerError, prawcore.RequestException, prawcore.BadJSON)):
+            return RetriableSourceError(f"Reddit {what} failed: {short(exc)}")
+        if isinstance(exc, prawcore.ResponseException):
+            status = exc.response.status_code
+            if status == 401:
+                return FatalSourceError(f"Reddit answered 401 Unauthorized. {_CREDS}")
+            return by_status(status, f"Reddit answered {what} with {status}: {short(exc)}")
+        if isinstance(exc, praw.exceptions.RedditAPIException):
+            # praw turns a 400 (also one with an HTML body) into RedditAPIException
+            return FatalSourceError(f"Reddit rejected {what} (r/{subs}): {short(exc)}")
+        if isinstance(exc, requests.RequestException):
+            return RetriableSourceError(f"Reddit {what} failed: {short(exc)}")
+        if isinstance(exc, (praw.exceptions.PRAWException, prawcore.PrawcoreException)):
+            return FatalSourceError(f"praw refused {what}: {short(exc)}")
+        return None
 
     def _classify(self, exc: BaseException) -> Verdict:
         import prawcore
@@ -229,7 +296,10 @@ class RedditConnector(ApiConnector):
             url=url,
             kind=kind,
             author=author_model,
-            engagement=Engagement(score=data.get("score"), replies=data.get("num_comments")),
+            # a comment's num_comments is its submission's count, not the comment's replies
+            engagement=Engagement(
+                score=data.get("score"), replies=data.get("num_comments") if kind == "post" else None
+            ),
             thread=Thread(
                 conversation_id=data.get("link_id") if kind == "comment" else item.fullname,
                 parent_id=data.get("parent_id"),
@@ -242,6 +312,15 @@ _CREDS = (
     "Check REDDIT_CLIENT_ID / REDDIT_CLIENT_SECRET (or the brandpulse_reddit Connection); "
     "new apps need Reddit's approval for API access."
 )
+
+
+@dataclass
+class _Pass:
+    """One pass down a listing: `since` = the sweep's low mark when it began,
+    `taken` = fullnames yielded in this pass."""
+
+    since: Mark | None
+    taken: set[str] = field(default_factory=set)
 
 
 def _plain(value: Any) -> bool:

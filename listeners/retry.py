@@ -14,6 +14,7 @@ Connectors classify each exception from their client library as
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,6 +95,11 @@ class RetryPolicy:
             raise
 
 
+_TAGS = re.compile(r"<[^>]*>")
+
+
 def _short(exc: BaseException | None) -> str:
+    """`Type: message`, cut at 200 characters; an HTML error page's tags dropped."""
     text = f"{type(exc).__name__}: {exc}" if exc is not None else "error"
+    text = " ".join(_TAGS.sub(" ", text).split())
     return text if len(text) <= 200 else text[:200] + "..."

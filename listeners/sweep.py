@@ -92,6 +92,18 @@ class Sweep:
             return False
         return self.low is None or self.low.older(key, item_id)
 
+    def late(self, key: int, item_id: str, since: Mark | None) -> bool:
+        """Is the item new (above high) but above `low` only because a listing
+        delivered it out of newest-first order, after older items were yielded
+        in this pass? `since` is the `low` mark when the pass began: items above
+        it were yielded by an earlier run (repeats), items below it are late.
+        Late items must be yielded too (ids are idempotent), never dropped."""
+        if self.high is not None and not self.high.newer(key, item_id):
+            return False
+        if self.pending(key, item_id):
+            return False
+        return since is None or since.older(key, item_id)
+
     def below_high(self, key: int) -> bool:
         """True once a newest-first listing has gone past `high` (stop paging)."""
         return self.high is not None and key < self.high.key

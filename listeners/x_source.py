@@ -23,8 +23,16 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from brandpulse.mention import Author, Engagement, Kind, Mention, Thread
-from listeners.api_connector import ApiConnector, ApiOptions, parse_iso, redact_tokens
-from listeners.base import Batch, Cursor, FatalSourceError, Reject
+from listeners.api_connector import (
+    ApiConnector,
+    ApiOptions,
+    SourceError,
+    by_status,
+    parse_iso,
+    redact_tokens,
+    short,
+)
+from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
 from listeners.credentials import Secret
 from listeners.query import compile_x
 from listeners.registry import registry
@@ -115,7 +123,7 @@ class XConnector(ApiConnector):
             return {"queries": {k: s.to_json() for k, s in sweeps.items()}, "budget": budget.to_json()}
 
         client = self._client()
-        seen: set[str] = set()
+        seen: dict[str, int] = {}
         for query, key in keys.items():
             sweep = sweeps[key]
             sweep.start(floor=int(self.start_time(since).timestamp()))
@@ -167,7 +175,10 @@ class XConnector(ApiConnector):
                 break
         self.log_stats()
 
-    def _page(self, page: dict, sweep: Sweep, seen: set[str]) -> tuple[list[Mention], list[Reject]]:
+    def _page(self, page: dict, sweep: Sweep, seen: dict[str, int]) -> tuple[list[Mention], list[Reject]]:
+        """Mentions of one page. An edited post is one document: its id is the first
+        of `edit_history_tweet_ids` (the original) and the latest version wins;
+        `seen` maps an original id to the newest version taken this run."""
         users = {u["id"]: u for u in (page.get("includes") or {}).get("users", [])}
         tweets = sorted(page.get("data") or [], key=lambda t: int(t["id"]), reverse=True)
         mentions: list[Mention] = []
@@ -177,17 +188,33 @@ class XConnector(ApiConnector):
             if not sweep.pending(int(tweet_id), tweet_id):
                 continue
             sweep.took(int(tweet_id), tweet_id)
-            if tweet_id in seen:
+            history = [str(i) for i in tweet.get("edit_history_tweet_ids") or ()] or [tweet_id]
+            original = history[0]
+            if tweet_id in history and history[-1] != tweet_id:
+                # an older version of an edited post: its latest version has a newer id,
+                # so the search returns (or returned) that one
+                self.stats["older edit version (superseded)"] += 1
                 continue
-            seen.add(tweet_id)
-            item = self._to_mention(tweet, users.get(tweet.get("author_id")))
+            newest = seen.get(original)
+            if newest is not None and newest >= int(tweet_id):
+                if newest > int(tweet_id):
+                    self.stats["older edit version (superseded)"] += 1
+                continue
+            if newest is not None:
+                self.stats["edited post updated"] += 1
+            seen[original] = int(tweet_id)
+            item = self._to_mention(tweet, users.get(tweet.get("author_id")), original)
             if isinstance(item, Mention):
                 mentions.append(item)
             elif isinstance(item, Reject):
                 rejects.append(item)
         return mentions, rejects
 
-    def _to_mention(self, tweet: dict, user: dict | None) -> Mention | Reject | None:
+    def _to_mention(
+        self, tweet: dict, user: dict | None, original: str | None = None
+    ) -> Mention | Reject | None:
+        """`original`: the post's first id (edits share it); the url names the
+        version taken (the latest edit)."""
         refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []}
         kind: Kind = next((KINDS[t] for t in ("retweeted", "replied_to", "quoted") if t in refs), "post")
         text = (tweet.get("note_tweet") or {}).get("text") or tweet.get("text")
@@ -202,7 +229,7 @@ class XConnector(ApiConnector):
         lang = tweet.get("lang")
         return self.build(
             {"tweet": tweet, "user": user or None},
-            native_id=str(tweet["id"]),
+            native_id=original or str(tweet["id"]),
             text=html.unescape(text) if text else text,  # v2 escapes &, < and >
             created_at=parse_iso(tweet.get("created_at")),
             lang_hint=None if lang in (None, "und", "zxx", "qme") else lang,
@@ -226,23 +253,43 @@ class XConnector(ApiConnector):
         )
 
     def _call(self, fn: Any, query: str) -> dict:
-        import tweepy
-
         try:
             return self.retry.call(fn, _classify, "x recent search")
-        except tweepy.Unauthorized as exc:
-            raise FatalSourceError(
-                "X rejected the bearer token (401 Unauthorized): check X_BEARER_TOKEN / the "
-                f"brandpulse_x Connection. {exc}"
-            ) from None
-        except tweepy.Forbidden as exc:
-            raise FatalSourceError(_access_message(exc)) from None
-        except tweepy.BadRequest as exc:
-            raise FatalSourceError(f"X rejected the query {query!r} (400): {exc}") from None
-        except tweepy.HTTPException as exc:
-            if 453 in exc.api_codes:
-                raise FatalSourceError(_access_message(exc)) from None
+        except (FatalSourceError, RetriableSourceError):
             raise
+        except Exception as exc:
+            mapped = self.map_error(exc, f"the query {query!r}")
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    def map_error(self, exc: BaseException, what: str) -> SourceError | None:
+        """tweepy / requests errors -> Fatal (credentials, access, query) or Retriable."""
+        import requests
+        import tweepy
+
+        if isinstance(exc, tweepy.TooManyRequests):
+            return RetriableSourceError(f"X rate limit (429) on {what}; retry later")
+        if isinstance(exc, tweepy.Unauthorized):
+            return FatalSourceError(
+                "X rejected the bearer token (401 Unauthorized): check X_BEARER_TOKEN / the "
+                f"brandpulse_x Connection. {short(exc)}"
+            )
+        if isinstance(exc, tweepy.Forbidden):
+            return FatalSourceError(_access_message(exc))
+        if isinstance(exc, tweepy.BadRequest):
+            return FatalSourceError(f"X rejected {what} (400): {short(exc)}")
+        if isinstance(exc, tweepy.TwitterServerError):
+            return RetriableSourceError(f"X server error on {what}: {short(exc)}")
+        if isinstance(exc, tweepy.HTTPException):
+            if 453 in exc.api_codes:
+                return FatalSourceError(_access_message(exc))
+            return by_status(exc.response.status_code, f"X answered {what} with {short(exc)}")
+        if isinstance(exc, requests.RequestException):  # network, timeouts, a non-JSON body
+            return RetriableSourceError(f"X request failed ({what}): {short(exc)}")
+        if isinstance(exc, tweepy.TweepyException):
+            return FatalSourceError(f"tweepy refused {what}: {short(exc)}")
+        return None
 
 
 def _access_message(exc: Any) -> str:

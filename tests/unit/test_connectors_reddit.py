@@ -178,3 +178,71 @@ def test_missing_credentials_name_both_variables(monkeypatch):
     monkeypatch.delenv("REDDIT_CLIENT_SECRET")
     c = RedditConnector(Brand(name="acme", query="acme"), {"user_agent": UA})
     assert [m.split()[0] for m in c.missing_credentials()] == ["REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET"]
+
+
+def test_a_comment_does_not_take_its_submissions_comment_count(clock):
+    with RedditStub() as stub:
+        stub.add_payload_things()  # the comment carries num_comments 6707: its thread's count
+        run = drain(connector(clock))
+    by_id = {m.native_id: m for m in run.mentions}
+    assert by_id["t1_l2x0b01"].engagement.replies is None
+    assert by_id["t1_l2x0b01"].engagement.score == 4
+    assert by_id["t3_1cq0a01"].engagement.replies == 12  # a post's own count is kept
+
+
+def test_max_items_keeps_the_sweep_in_progress_and_no_post_is_skipped(clock, caplog):
+    import logging
+
+    with RedditStub(posts=250) as stub:
+        want = {p["name"] for p in stub.posts if matches_acme(p["title"])}
+        with caplog.at_level(logging.WARNING, logger="listeners.reddit_source"):
+            first = drain(connector(clock, comments=False, max_items=100))
+        sweep = first.cursor["listings"]["search:acme"]
+        assert sweep["in_progress"] and sweep["extra"]["after"] == "t3_p000151"
+        assert "max_items=100 reached" in caplog.text
+        second = drain(connector(clock, comments=False, max_items=100), cursor=first.cursor)
+        assert second.cursor["listings"]["search:acme"]["in_progress"]
+        third = drain(connector(clock, comments=False, max_items=100), cursor=second.cursor)
+        assert not third.cursor["listings"]["search:acme"].get("in_progress")
+        afters = [r["params"].get("after") for r in stub.requests if "what" in r]
+        assert afters == [None, "t3_p000151", "t3_p000051"]  # each run resumed below the last
+        ids = [m.native_id for r in (first, second, third) for m in r.mentions]
+        assert len(ids) == len(set(ids)) and set(ids) == want  # nothing skipped, nothing repeated
+        stub.add_post("acme after the backfill", at=NOW + 30)
+        later = drain(connector(clock, comments=False, max_items=100), cursor=third.cursor)
+        assert [m.text for m in later.mentions] == ["acme after the backfill"]
+
+
+def test_a_listing_that_cannot_reach_further_back_ends_the_sweep(clock):
+    with RedditStub(posts=150) as stub:
+        first = drain(connector(clock, comments=False, max_items=100))
+        assert first.cursor["listings"]["search:acme"]["in_progress"]
+        stub.posts = stub.posts[100:]  # everything below the resume point is gone (listing cap)
+        second = drain(connector(clock, comments=False, max_items=100), cursor=first.cursor)
+    assert not second.cursor["listings"]["search:acme"].get("in_progress")
+
+
+def test_posts_out_of_newest_first_order_after_a_batch_boundary_are_indexed(clock, caplog):
+    import logging
+
+    with RedditStub(posts=150) as stub:
+        late = stub.add_post("acme arrives late in the listing", at=NOW - 3600 + 140 * 10 + 5)
+        stub.listed_at[late["name"]] = NOW - 3600 + 20 * 10 + 5  # listed among much older posts
+        with caplog.at_level(logging.INFO, logger="listeners.reddit_source"):
+            c = connector(clock, comments=False)
+            run = drain(c)
+    ids = [m.native_id for m in run.mentions]
+    assert late["name"] in ids and len(ids) == len(set(ids))
+    assert set(ids) == {p["name"] for p in stub.posts if matches_acme(p["title"])}
+    assert c.stats["out of order (indexed)"] == 1
+    assert "out of newest-first order" in caplog.text
+
+
+def test_an_html_400_is_fatal_not_a_praw_exception(clock):
+    from tests.fixtures.common import Html
+
+    with RedditStub(posts=5) as stub:
+        stub.forced.add(400, Html())
+        with pytest.raises(FatalSourceError, match="Reddit rejected") as raised:
+            drain(connector(clock))
+    assert "<html" not in str(raised.value)

@@ -214,3 +214,31 @@ def test_the_token_never_reaches_the_logs(clock, caplog):
         drain(connector(clock))
     assert "'Authorization': '***'" in caplog.text  # tweepy logged the headers ...
     assert TOKEN not in caplog.text  # ... masked
+
+
+def test_an_edited_post_is_one_document_with_the_latest_text(clock):
+    with XStub() as stub:
+        original = stub.add("acme widget arived today", at=NOW - 120)
+        edit = stub.add("acme widget arrived today (edited)", at=NOW - 60)
+        history = [original["id"], edit["id"]]  # X lists every version on each of them
+        original["edit_history_tweet_ids"] = edit["edit_history_tweet_ids"] = history
+        c = connector(clock)
+        run = drain(c)
+    (mention,) = run.mentions
+    assert mention.id == f"x:{original['id']}" and mention.native_id == original["id"]
+    assert mention.text == "acme widget arrived today (edited)"
+    assert mention.url.endswith(f"/status/{edit['id']}")  # the version taken
+    assert c.stats["older edit version (superseded)"] == 1
+
+
+def test_an_edit_after_an_earlier_run_updates_the_same_document(clock):
+    with XStub() as stub:
+        original = stub.add("acme order never arrived", at=NOW - 120)
+        first = drain(connector(clock))
+        assert [m.id for m in first.mentions] == [f"x:{original['id']}"]
+        edit = stub.add("acme order never arrived, 3 weeks now", at=NOW - 60)
+        original["edit_history_tweet_ids"] = edit["edit_history_tweet_ids"] = [original["id"], edit["id"]]
+        second = drain(connector(clock), cursor=first.cursor)
+    (mention,) = second.mentions
+    assert mention.id == f"x:{original['id']}"  # the same document, updated
+    assert mention.text == "acme order never arrived, 3 weeks now"
