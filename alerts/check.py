@@ -38,9 +38,9 @@ from alerts.explain import grown_terms, grown_topics, top_negative_posts
 from alerts.notifiers import DeliveryError, Notifier
 from alerts.series import fetch_series, floor_bucket
 from alerts.store import AlertStore
-from brandpulse.config import Brand, BrandsConfig
-from brandpulse.settings import Settings
-from brandpulse.timeutil import as_utc
+from brandpulse.core.config import Brand, BrandsConfig
+from brandpulse.core.settings import Settings
+from brandpulse.core.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ def check_alerts(
     smtp_connection: str | None = None,
 ) -> list[CheckSummary]:
     """`check_brand` for one or every configured brand."""
-    from brandpulse.settings import get_settings
+    from brandpulse.core.settings import get_settings
     from indexing.client import make_client
 
     settings = settings or get_settings()

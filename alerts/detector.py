@@ -62,7 +62,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from scipy import special
 
-from brandpulse.config import AlertSettings, Sensitivity
+from brandpulse.core.config import AlertSettings, Sensitivity
 
 
 @dataclass(frozen=True)

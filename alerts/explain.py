@@ -12,7 +12,7 @@ from elasticsearch import Elasticsearch
 
 from alerts.email_render import Growth, Post
 from alerts.series import NEGATIVE
-from brandpulse.settings import IndexNames
+from brandpulse.core.settings import IndexNames
 
 BASELINE = timedelta(days=7)
 #: frequent function words of the supported languages, never "terms that grew"

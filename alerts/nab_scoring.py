@@ -43,7 +43,7 @@ import numpy as np
 
 from alerts.detector import DetectorParams, alert_onsets, detect
 from alerts.episodes import EpisodeSettings
-from brandpulse.config import AlertSettings, Sensitivity
+from brandpulse.core.config import AlertSettings, Sensitivity
 
 
 @dataclass(frozen=True)

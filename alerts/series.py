@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import numpy as np
 from elasticsearch import Elasticsearch
 
-from brandpulse.settings import IndexNames
-from brandpulse.timeutil import as_utc
+from brandpulse.core.settings import IndexNames
+from brandpulse.core.timeutil import as_utc
 
 NEGATIVE = {"term": {"sentiment.label": "negative"}}
 SCORED = {"exists": {"field": "sentiment.label"}}

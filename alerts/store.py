@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from alerts.email_render import fmt_count
 from alerts.episodes import Episode, pending
-from brandpulse.settings import IndexNames
+from brandpulse.core.settings import IndexNames
 
 
 def episode_document(episode: Episode) -> dict:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from brandpulse.mention import Mention
-from brandpulse.sample_data import generate
-from brandpulse.settings import Settings
+from brandpulse.core.mention import Mention
+from brandpulse.core.settings import Settings
+from brandpulse.dev.sample_data import generate
 from indexing.client import make_client
 from indexing.templates import ensure_indices
 from indexing.writer import raw_document, write_mentions
@@ -58,8 +58,11 @@ def run(es_url: str, n: int) -> dict:
         client.indices.delete_index_template(name=f"{names.prefix}-*")
         print(f"{mode:>6}: {n} docs in {elapsed:6.2f} s = {n / elapsed:8.1f} docs/s", flush=True)
     speedup = results["bulk"]["docs_per_s"] / results["single"]["docs_per_s"]
-    return {"n": n, **{f"{k}_docs_per_s": v["docs_per_s"] for k, v in results.items()},
-            "speedup": round(speedup, 1)}
+    return {
+        "n": n,
+        **{f"{k}_docs_per_s": v["docs_per_s"] for k, v in results.items()},
+        "speedup": round(speedup, 1),
+    }
 
 
 def main() -> None:
@@ -70,7 +73,7 @@ def main() -> None:
     if args.es_url:
         summary = run(args.es_url, args.n)
     else:
-        from brandpulse import es_node
+        from brandpulse.dev import es_node
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))

@@ -59,7 +59,7 @@ from alerts.nab_scoring import (
     profile_scores,
     run_detector,
 )
-from brandpulse.config import AlertSettings
+from brandpulse.core.config import AlertSettings
 
 #: The whole search space of the NAB part: sensitivity preset x test horizon.
 #: Everything else is the detector's default. Kept small on purpose: the more

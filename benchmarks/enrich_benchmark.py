@@ -37,7 +37,7 @@ def default_files() -> list[Path]:
 
 
 def sample_texts(files: list[Path], n: int, seed: int) -> list[str]:
-    from nlp.labelled import read_many
+    from nlp.training.labelled import read_many
 
     texts = [ex.text for ex in read_many(files)]
     random.Random(seed).shuffle(texts)
@@ -73,8 +73,15 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
             tokenizer = AutoTokenizer.from_pretrained(arg)
             network = AutoModelForSequenceClassification.from_pretrained(arg)
             prefix, max_length = "", 128
-        classify = pipeline("text-classification", model=network, tokenizer=tokenizer, device=-1,
-                            top_k=None, truncation=True, max_length=max_length)
+        classify = pipeline(
+            "text-classification",
+            model=network,
+            tokenizer=tokenizer,
+            device=-1,
+            top_k=None,
+            truncation=True,
+            max_length=max_length,
+        )
         inputs = [prefix + normalise_for_model(t) for t in texts]
         char = blend_weights = None
         if backend == "e5" and spec.blend:
@@ -83,8 +90,10 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
             char, blend_weights = CharNgramModel.load(Path(arg)), spec.blend
         classify(inputs[0])
         started = time.perf_counter()
-        out = [plain_one(classify, inp, text, char, blend_weights)
-               for inp, text in zip(inputs, texts, strict=True)]
+        out = [
+            plain_one(classify, inp, text, char, blend_weights)
+            for inp, text in zip(inputs, texts, strict=True)
+        ]
     elif mode == "single":
         model = create(model_ref)
         model.predict(warm[:1])
@@ -95,7 +104,9 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
     seconds = time.perf_counter() - started
     assert len(out) == len(texts)
     return {
-        "mode": mode, "n": len(texts), "seconds": round(seconds, 2),
+        "mode": mode,
+        "n": len(texts),
+        "seconds": round(seconds, 2),
         "mentions_per_s": round(len(texts) / seconds, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "torch_threads": torch.get_num_threads(),
@@ -134,21 +145,47 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.model, texts)))
         return
-    env = {**os.environ, "BRANDPULSE_TORCH_THREADS": str(args.threads), "OMP_NUM_THREADS": str(args.threads),
-           "TRANSFORMERS_VERBOSITY": "error", "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "BRANDPULSE_TORCH_THREADS": str(args.threads),
+        "OMP_NUM_THREADS": str(args.threads),
+        "TRANSFORMERS_VERBOSITY": "error",
+        "HF_HUB_OFFLINE": "1",
+    }
     rows = []
     for mode in args.modes.split(","):
-        cmd = [sys.executable, __file__, "--worker", mode, "--model", args.model, "--n", str(args.n),
-               "--seed", str(args.seed), *(["--data", *map(str, args.data)] if args.data else [])]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            mode,
+            "--model",
+            args.model,
+            "--n",
+            str(args.n),
+            "--seed",
+            str(args.seed),
+            *(["--data", *map(str, args.data)] if args.data else []),
+        ]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
     base = {r["mode"]: r["mentions_per_s"] for r in rows}
     if "batched" in base:
-        speedups = {f"batched_vs_{m}": round(base["batched"] / v, 2)
-                    for m, v in base.items() if m != "batched"}
-        print(json.dumps({"model": args.model, "n": args.n, "threads": args.threads,
-                          "cpu_count": os.cpu_count(), **speedups}))
+        speedups = {
+            f"batched_vs_{m}": round(base["batched"] / v, 2) for m, v in base.items() if m != "batched"
+        }
+        print(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "n": args.n,
+                    "threads": args.threads,
+                    "cpu_count": os.cpu_count(),
+                    **speedups,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

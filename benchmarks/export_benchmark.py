@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from elasticsearch import helpers
 
-from brandpulse.mention import Mention
-from brandpulse.sample_data import generate
-from brandpulse.settings import Settings
-from indexing.analyst import MentionFilter, build_query, export_mentions, write_csv
+from brandpulse.analyst.search import MentionFilter, build_query, export_mentions, write_csv
+from brandpulse.core.mention import Mention
+from brandpulse.core.settings import Settings
+from brandpulse.dev.sample_data import generate
 from indexing.client import make_client
 from indexing.templates import ensure_indices
 
@@ -126,7 +126,7 @@ def main() -> None:
     if args.es_url:
         print(run(args.es_url, args.n, args.page_size, args.repeats))
         return
-    from brandpulse import es_node
+    from brandpulse.dev import es_node
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ Two figures per connector:
 - fetch: a 1,000-post backfill through the real client library (tweepy, praw,
   Mastodon.py, atproto, requests) against the stub: HTTP requests made (with
   each platform's default page size) and mentions/s (best of --repeat);
-- fetch -> index: the same backfill through `listeners.runner.run_ingest`
+- fetch -> index: the same backfill through `brandpulse.pipeline.ingest.run_ingest`
   (bulk write to Elasticsearch, quarantine, cursor store), mentions/s.
   Without --es-url (or ES_URL) the embedded node is started on a free port;
   --no-index skips this part.
@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from brandpulse.config import Brand, BrandsConfig
+from brandpulse.core.config import Brand, BrandsConfig
 from listeners import bluesky_source, hackernews_source, mastodon_source, reddit_source, x_source  # noqa: F401
 from tests.fixtures.bluesky_api import BlueskyStub
 from tests.fixtures.common import NOW, FakeClock
@@ -95,10 +95,10 @@ def fetch_only(name: str, n: int, repeat: int) -> dict[str, Any]:
 
 
 def fetch_and_index(name: str, n: int, es_url: str) -> dict[str, Any]:
-    from brandpulse.settings import Settings
+    from brandpulse.core.settings import Settings
+    from brandpulse.pipeline.ingest import run_ingest
     from indexing.client import make_client
     from indexing.templates import ensure_indices
-    from listeners.runner import run_ingest
 
     factory, options, _ = PLATFORMS[name]
     settings = Settings(ES_URL=es_url, BRANDPULSE_INDEX_PREFIX=f"lbench{uuid.uuid4().hex[:8]}")
@@ -145,7 +145,7 @@ def main() -> None:
         node_state = None
         es_url = args.es_url
         if not es_url:
-            from brandpulse import es_node
+            from brandpulse.dev import es_node
 
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", 0))
@@ -164,7 +164,7 @@ def main() -> None:
                 )
         finally:
             if node_state is not None:
-                from brandpulse import es_node
+                from brandpulse.dev import es_node
 
                 es_node.stop(state_dir=node_state)
     print(json.dumps({"n": args.n, "results": results}))

@@ -22,27 +22,37 @@ sys.path.insert(0, str(REPO))
 
 
 def main() -> None:
-    from nlp.evaluation import by_language_summary, evaluate, evaluate_by_language
-    from nlp.labelled import read_jsonl
     from nlp.sentiment import create
+    from nlp.training.evaluation import by_language_summary, evaluate, evaluate_by_language
+    from nlp.training.labelled import read_jsonl
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="default,vader")
-    parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data")))
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data")),
+    )
     args = parser.parse_args()
     tweeteval = read_jsonl(args.data_dir / "tweeteval-sentiment" / "val.jsonl")
     for ref in args.models.split(","):
         model = create(ref)
         english = evaluate(model, tweeteval)
         umsab = by_language_summary(evaluate_by_language(model, args.data_dir / "xlmt-sentiment"))
-        print(json.dumps({
-            "model": ref, "name": model.name, "version": model.version,
-            "tweeteval_val": english.summary(),
-            "umsab_val_mean_macro_f1": umsab["mean_macro_f1"],
-            "umsab_val_macro_f1": {lang: s["macro_f1"] for lang, s in umsab["languages"].items()},
-            "umsab_posts_per_s": umsab["posts_per_s"],
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "model": ref,
+                    "name": model.name,
+                    "version": model.version,
+                    "tweeteval_val": english.summary(),
+                    "umsab_val_mean_macro_f1": umsab["mean_macro_f1"],
+                    "umsab_val_macro_f1": {lang: s["macro_f1"] for lang, s in umsab["languages"].items()},
+                    "umsab_posts_per_s": umsab["posts_per_s"],
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

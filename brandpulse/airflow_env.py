@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from brandpulse.settings import REPO_ROOT, Settings, get_settings
+from brandpulse.core.settings import REPO_ROOT, Settings, get_settings
 
 SECRET_NAMES = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY")
 

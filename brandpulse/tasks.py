@@ -3,7 +3,7 @@ the pipeline.
 
 DAG files stay wiring; every function here takes what Airflow hands a task
 (pendulum datetimes, params dicts, the run id), turns it into plain values at
-the boundary (`brandpulse.timeutil.as_utc`), calls the pipeline step, and maps
+the boundary (`brandpulse.core.timeutil.as_utc`), calls the pipeline step, and maps
 its outcome to Airflow's: a fatal source error fails the task at once, without
 retries (`AirflowFailException`), a source with nothing to read is skipped
 (`AirflowSkipException`), anything else raises and is retried. Return values
@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from brandpulse import pipeline
-from brandpulse.timeutil import as_utc
+from brandpulse.core.timeutil import as_utc
+from brandpulse.pipeline import steps as pipeline
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from elasticsearch import Elasticsearch
 
-from brandpulse.settings import Settings, get_settings
+from brandpulse.core.settings import Settings, get_settings
 
 
 def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:

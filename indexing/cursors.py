@@ -1,7 +1,7 @@
 """Durable listener cursors per (brand, source), in the state index.
 
 A cursor is stored only after Elasticsearch acknowledged the batch it follows
-(see listeners.runner), so a crash replays at most one batch, idempotently.
+(see brandpulse.pipeline.ingest), so a crash replays at most one batch, idempotently.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from brandpulse.settings import IndexNames
+from brandpulse.core.settings import IndexNames
 
 
 class CursorStore:

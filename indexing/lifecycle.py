@@ -28,7 +28,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
-from brandpulse.settings import IndexNames
+from brandpulse.core.settings import IndexNames
 from indexing.templates import current_write_index
 
 log = logging.getLogger(__name__)
@@ -356,8 +356,8 @@ def erase_posts(
 
 def run_rollover(conditions: dict[str, Any] | None = None) -> dict[str, Any]:
     """ILM where the cluster has it (policy installed/attached), else a conditional rollover."""
-    from brandpulse.config import load_config
-    from brandpulse.settings import get_settings
+    from brandpulse.core.config import load_config
+    from brandpulse.core.settings import get_settings
     from indexing.client import make_client
 
     settings = get_settings()
@@ -371,8 +371,8 @@ def run_rollover(conditions: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def run_retention(at: datetime, dry_run: bool = False) -> dict[str, Any]:
     """Retention with `retention_days` from the brands config, relative to `at`."""
-    from brandpulse.config import load_config
-    from brandpulse.settings import get_settings
+    from brandpulse.core.config import load_config
+    from brandpulse.core.settings import get_settings
     from indexing.client import make_client
 
     settings = get_settings()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch, helpers
 
-from brandpulse.settings import IndexNames
+from brandpulse.core.settings import IndexNames
 
 log = logging.getLogger(__name__)
 

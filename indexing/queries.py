@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from elasticsearch import Elasticsearch
 
-from brandpulse.settings import IndexNames
+from brandpulse.core.settings import IndexNames
 
 
 def count_mentions(client: Elasticsearch, names: IndexNames, brand: str | None = None) -> int:

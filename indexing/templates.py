@@ -17,7 +17,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from brandpulse.settings import IndexNames
+from brandpulse.core.settings import IndexNames
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from itertools import islice
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
-from brandpulse.mention import MAX_ID_BYTES, Mention
-from brandpulse.settings import IndexNames
+from brandpulse.core.mention import MAX_ID_BYTES, Mention
+from brandpulse.core.settings import IndexNames
 from indexing.lifecycle import subject_hash
 
 log = logging.getLogger(__name__)

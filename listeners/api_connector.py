@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, ValidationError
 
-from brandpulse.config import Brand
-from brandpulse.mention import Mention
+from brandpulse.core.config import Brand
+from brandpulse.core.mention import Mention
+from brandpulse.core.query import Query, QuerySyntaxError, parse_query
 from listeners import credentials
 from listeners.base import (
     Batch,
@@ -27,7 +28,6 @@ from listeners.base import (
     RetriableSourceError,
 )
 from listeners.credentials import Secret
-from listeners.query import Query, QuerySyntaxError, parse_query
 from listeners.retry import RetryPolicy
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from brandpulse.mention import Mention
+from brandpulse.core.mention import Mention
 
 if TYPE_CHECKING:
-    from brandpulse.config import Brand
+    from brandpulse.core.config import Brand
 
 Cursor = dict[str, Any]
 """JSON-serialisable connector state; stored durably per (brand, source)."""

@@ -20,7 +20,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from brandpulse.mention import Author, Engagement, Kind, Mention, Thread
+from brandpulse.core.mention import Author, Engagement, Kind, Mention, Thread
+from brandpulse.core.query import compile_bluesky
 from listeners.api_connector import (
     ApiConnector,
     ApiOptions,
@@ -33,7 +34,6 @@ from listeners.api_connector import (
 )
 from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
 from listeners.credentials import Secret
-from listeners.query import compile_bluesky
 from listeners.registry import registry
 from listeners.retry import RateLimited, Transient, Verdict
 from listeners.sweep import Sweep

@@ -43,9 +43,9 @@ from typing import IO, Any, Literal
 
 from pydantic import Field, ValidationError
 
-from brandpulse.mention import Mention
+from brandpulse.core.mention import Mention
+from brandpulse.core.query import Query, QuerySyntaxError, parse_query
 from listeners.base import Batch, Connector, ConnectorOptions, Cursor, FatalSourceError, Reject
-from listeners.query import Query, QuerySyntaxError, parse_query
 from listeners.registry import registry
 
 csv.field_size_limit(2**31 - 1)  # lines are bounded by max_line_bytes instead

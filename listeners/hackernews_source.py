@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from brandpulse.mention import Author, Engagement, Mention, Thread
+from brandpulse.core.mention import Author, Engagement, Mention, Thread
+from brandpulse.core.query import compile_hn
 from listeners.api_connector import (
     ApiConnector,
     ApiOptions,
@@ -31,7 +32,6 @@ from listeners.api_connector import (
     short,
 )
 from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
-from listeners.query import compile_hn
 from listeners.registry import registry
 from listeners.retry import RateLimited, Transient, Verdict
 from listeners.sweep import Sweep

@@ -25,7 +25,8 @@ from urllib.parse import urlparse
 
 from pydantic import Field, field_validator
 
-from brandpulse.mention import Author, Engagement, Mention, Thread
+from brandpulse.core.mention import Author, Engagement, Mention, Thread
+from brandpulse.core.query import compile_mastodon, mastodon_hashtags
 from listeners.api_connector import (
     ApiConnector,
     ApiOptions,
@@ -37,7 +38,6 @@ from listeners.api_connector import (
 )
 from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
 from listeners.credentials import Secret
-from listeners.query import compile_mastodon, mastodon_hashtags
 from listeners.registry import registry
 from listeners.retry import RateLimited, Transient, Verdict
 from listeners.sweep import Sweep

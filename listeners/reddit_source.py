@@ -22,11 +22,11 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from brandpulse.mention import Author, Engagement, Mention, Thread
+from brandpulse.core.mention import Author, Engagement, Mention, Thread
+from brandpulse.core.query import compile_reddit
 from listeners.api_connector import ApiConnector, ApiOptions, SourceError, by_status, dumps, short
 from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
 from listeners.credentials import Secret
-from listeners.query import compile_reddit
 from listeners.registry import registry
 from listeners.retry import RateLimited, Transient, Verdict
 from listeners.sweep import Mark, Sweep

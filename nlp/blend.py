@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nlp.language import detect_language
-from nlp.metrics import mean_file_macro_recall
+from nlp.training.metrics import mean_file_macro_recall
 
 GROUPS = ("en", "other")
 GRID = tuple(round(float(w), 2) for w in np.linspace(0.0, 0.6, 13))
@@ -25,8 +25,9 @@ def language_groups(texts: Sequence[str]) -> list[str]:
     return ["en" if detect_language(t).lang == "en" else "other" for t in texts]
 
 
-def blend(log_transformer: np.ndarray, log_char: np.ndarray, groups: Sequence[str],
-          weights: dict[str, float]) -> np.ndarray:
+def blend(
+    log_transformer: np.ndarray, log_char: np.ndarray, groups: Sequence[str], weights: dict[str, float]
+) -> np.ndarray:
     """Blended class probabilities, (n, classes)."""
     w = np.array([weights.get(g, 0.0) for g in groups], dtype=np.float64).reshape(-1, 1)
     logits = (1.0 - w) * log_transformer + w * log_char
@@ -35,9 +36,15 @@ def blend(log_transformer: np.ndarray, log_char: np.ndarray, groups: Sequence[st
     return p / p.sum(axis=1, keepdims=True)
 
 
-def choose_weights(log_transformer: np.ndarray, log_char: np.ndarray, gold: np.ndarray,
-                   sources: Sequence[str], groups: Sequence[str], min_texts: int = 50,
-                   min_gain: float = 1.0) -> dict[str, dict[str, float]]:
+def choose_weights(
+    log_transformer: np.ndarray,
+    log_char: np.ndarray,
+    gold: np.ndarray,
+    sources: Sequence[str],
+    groups: Sequence[str],
+    min_texts: int = 50,
+    min_gain: float = 1.0,
+) -> dict[str, dict[str, float]]:
     """Per language group, the grid weight with the best held-out score.
 
     A group's score is the mean per-file macro-recall over its own held-out
@@ -63,6 +70,10 @@ def choose_weights(log_transformer: np.ndarray, log_char: np.ndarray, gold: np.n
                 best_w, best = w, score
         if 100 * (best - before) < min_gain:
             best_w, best = 0.0, before
-        chosen[group] = {"weight": best_w, "before": round(100 * before, 2),
-                         "after": round(100 * best, 2), "n": int(mine.sum())}
+        chosen[group] = {
+            "weight": best_w,
+            "before": round(100 * before, 2),
+            "after": round(100 * best, 2),
+            "n": int(mine.sum()),
+        }
     return chosen

@@ -25,8 +25,15 @@ NGRAMS = (2, 5)
 def _vectorizer():
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    return HashingVectorizer(analyzer="char_wb", ngram_range=NGRAMS, n_features=N_FEATURES,
-                             alternate_sign=False, norm=None, lowercase=True, dtype=np.float32)
+    return HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=NGRAMS,
+        n_features=N_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        lowercase=True,
+        dtype=np.float32,
+    )
 
 
 def _counts(texts: Sequence[str]):
@@ -62,24 +69,39 @@ class CharNgramModel:
 
     def save(self, model_dir: Path) -> Path:
         path = Path(model_dir) / FILE
-        np.savez_compressed(path, labels=np.array(self.labels), idf=self.idf.astype(np.float32),
-                            coef=self.coef.astype(np.float16), intercept=self.intercept.astype(np.float32))
+        np.savez_compressed(
+            path,
+            labels=np.array(self.labels),
+            idf=self.idf.astype(np.float32),
+            coef=self.coef.astype(np.float16),
+            intercept=self.intercept.astype(np.float32),
+        )
         return path
 
     @classmethod
     def load(cls, model_dir: Path) -> CharNgramModel:
         with np.load(Path(model_dir) / FILE) as data:
-            return cls(labels=tuple(str(x) for x in data["labels"]), idf=data["idf"],
-                       coef=data["coef"].astype(np.float32), intercept=data["intercept"])
+            return cls(
+                labels=tuple(str(x) for x in data["labels"]),
+                idf=data["idf"],
+                coef=data["coef"].astype(np.float32),
+                intercept=data["intercept"],
+            )
 
     @staticmethod
     def present(model_dir: Path) -> bool:
         return (Path(model_dir) / FILE).exists()
 
 
-def fit_char_ngrams(texts: Sequence[str], y: np.ndarray, labels: Sequence[str],
-                    sample_weight: np.ndarray | None = None, *, min_df: int = 3,
-                    c: float = 1.0) -> CharNgramModel:
+def fit_char_ngrams(
+    texts: Sequence[str],
+    y: np.ndarray,
+    labels: Sequence[str],
+    sample_weight: np.ndarray | None = None,
+    *,
+    min_df: int = 3,
+    c: float = 1.0,
+) -> CharNgramModel:
     """Train on ``texts`` with class ids ``y``; n-grams in fewer than ``min_df`` texts are dropped.
 
     Classes are balanced (``class_weight="balanced"``), and ``sample_weight``
@@ -95,5 +117,9 @@ def fit_char_ngrams(texts: Sequence[str], y: np.ndarray, labels: Sequence[str],
     clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
     clf.fit(x, y, sample_weight=sample_weight)
     order = [list(clf.classes_).index(i) for i in range(len(labels))]
-    return CharNgramModel(labels=tuple(labels), idf=idf, coef=clf.coef_[order].astype(np.float32),
-                          intercept=clf.intercept_[order].astype(np.float32))
+    return CharNgramModel(
+        labels=tuple(labels),
+        idf=idf,
+        coef=clf.coef_[order].astype(np.float32),
+        intercept=clf.intercept_[order].astype(np.float32),
+    )

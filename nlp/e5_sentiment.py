@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nlp.e5_base import BASE_NAME, ensure_encoder
-from nlp.labelled import LABELS
+from nlp.training.labelled import LABELS
 
 DELTA_FILE = "sentiment.safetensors"
 CONFIG_FILE = "config.json"

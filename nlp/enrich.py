@@ -23,8 +23,9 @@ def enrichment_version(model: SentimentModel | None = None) -> str:
     return f"sentiment={model.name}@{model.version};lang=py3langid@{package_version('py3langid')}"
 
 
-def enrich_texts(texts: Sequence[str], lang_hints: Sequence[str | None] | None = None,
-                 model: SentimentModel | None = None) -> list[dict]:
+def enrich_texts(
+    texts: Sequence[str], lang_hints: Sequence[str | None] | None = None, model: SentimentModel | None = None
+) -> list[dict]:
     """Language and sentiment per text, as partial documents, in input order.
 
     ``model`` defaults to the process-wide default sentiment model (loaded once);

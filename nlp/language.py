@@ -49,8 +49,9 @@ def detect_language(text: str, hint: str | None = None, min_confidence: float = 
     return LanguageGuess(lang, round(confidence, 4))
 
 
-def detect_languages(texts: Sequence[str], hints: Sequence[str | None] | None = None,
-                     min_confidence: float = 0.5) -> list[LanguageGuess]:
+def detect_languages(
+    texts: Sequence[str], hints: Sequence[str | None] | None = None, min_confidence: float = 0.5
+) -> list[LanguageGuess]:
     """:func:`detect_language` over many texts (``hints`` aligned with ``texts``)."""
     hints = hints if hints is not None else [None] * len(texts)
     if len(hints) != len(texts):

@@ -6,7 +6,7 @@ Backends (see :data:`BACKENDS`, loaded lazily by name):
   or local path (the production route where a hub is reachable, e.g. a
   multilingual XLM-R tweet sentiment model);
 * ``e5``: the offline default, e5-small with fine-tuned top layers, trained by
-  ``train-sentiment`` (:mod:`nlp.training`) and shipped in ``nlp/models``;
+  ``train-sentiment`` (:mod:`nlp.training.transformer`) and shipped in ``nlp/models``;
 * ``vader``: the English lexicon baseline, the floor every model must beat.
 
 :func:`get_model` loads a model once per process. Texts are normalised for
@@ -24,8 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from nlp.labelled import LABELS
 from nlp.normalize import normalise_for_model
+from nlp.training.labelled import LABELS
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "e5-sentiment"
 DEFAULT_MODEL = "default"
@@ -102,9 +102,17 @@ def label_mapping(id2label: dict[int, str]) -> list[str]:
 class TransformersSentiment:
     """Hugging Face sequence classification, run in length-sorted batches."""
 
-    def __init__(self, model: str | Path | None = None, *, batch_size: int = 64,
-                 max_length: int = 128, prefix: str = "", name: str | None = None,
-                 version: str | None = None, loaded: tuple | None = None) -> None:
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        batch_size: int = 64,
+        max_length: int = 128,
+        prefix: str = "",
+        name: str | None = None,
+        version: str | None = None,
+        loaded: tuple | None = None,
+    ) -> None:
         import torch
 
         torch.set_num_threads(_torch_threads())
@@ -143,8 +151,13 @@ class TransformersSentiment:
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
-                batch = self.tokenizer([inputs[i] for i in idx], padding=True, truncation=True,
-                                       max_length=self.max_length, return_tensors="pt")
+                batch = self.tokenizer(
+                    [inputs[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
                 logits = self.model(**batch).logits.float()
                 out[idx] = torch.softmax(logits, dim=-1).numpy()
         return out
@@ -158,11 +171,15 @@ class TransformersSentiment:
             for label, p in zip(self.labels, row, strict=True):
                 probs[label] += float(p)
             label = max(probs, key=probs.__getitem__)
-            results.append(SentimentResult(
-                label=label, score=round(probs[label], 4),
-                probabilities={k: round(v, 4) for k, v in probs.items()},
-                model=self.name, model_version=self.version,
-            ))
+            results.append(
+                SentimentResult(
+                    label=label,
+                    score=round(probs[label], 4),
+                    probabilities={k: round(v, 4) for k, v in probs.items()},
+                    model=self.name,
+                    model_version=self.version,
+                )
+            )
         return results
 
 
@@ -178,9 +195,14 @@ class E5Sentiment(TransformersSentiment):
         model_dir = Path(model or DEFAULT_MODEL_DIR)
         dtype = torch.bfloat16 if _bf16_supported() else None
         tokenizer, network, spec = e5_sentiment.load(model_dir, dtype=dtype)
-        super().__init__(loaded=(tokenizer, network), batch_size=batch_size,
-                         max_length=spec.max_length, prefix=spec.prefix,
-                         name=spec.name, version=spec.version)
+        super().__init__(
+            loaded=(tokenizer, network),
+            batch_size=batch_size,
+            max_length=spec.max_length,
+            prefix=spec.prefix,
+            name=spec.name,
+            version=spec.version,
+        )
         self.blend_weights = spec.blend if spec.blend and CharNgramModel.present(model_dir) else None
         self.char_model = CharNgramModel.load(model_dir) if self.blend_weights else None
 
@@ -198,8 +220,12 @@ class E5Sentiment(TransformersSentiment):
             return probs
         from nlp.blend import blend, language_groups
 
-        mixed = blend(np.log(np.clip(probs, 1e-9, 1.0)), self.char_model.log_proba(texts),
-                      language_groups(texts), self.blend_weights)
+        mixed = blend(
+            np.log(np.clip(probs, 1e-9, 1.0)),
+            self.char_model.log_proba(texts),
+            language_groups(texts),
+            self.blend_weights,
+        )
         return mixed.astype(np.float32)
 
 
@@ -225,11 +251,15 @@ class VaderSentiment:
             s = self._scores(text)
             c = s["compound"]
             label = "positive" if c >= 0.05 else "negative" if c <= -0.05 else "neutral"
-            results.append(SentimentResult(
-                label=label, score=round(abs(c) if label != "neutral" else 1 - abs(c), 4),
-                probabilities={"negative": s["neg"], "neutral": s["neu"], "positive": s["pos"]},
-                model=self.name, model_version=self.version,
-            ))
+            results.append(
+                SentimentResult(
+                    label=label,
+                    score=round(abs(c) if label != "neutral" else 1 - abs(c), 4),
+                    probabilities={"negative": s["neg"], "neutral": s["neu"], "positive": s["pos"]},
+                    model=self.name,
+                    model_version=self.version,
+                )
+            )
         return results
 
 

@@ -108,15 +108,27 @@ class TopicState:
             "brand": self.brand,
             "next_id": self.next_id,
             "means": {lang: [_pack(m), n] for lang, (m, n) in self.means.items()},
-            "topics": [{
-                "id": t.id, "centroid": _pack(t.centroid), "size": t.size,
-                "first_seen": t.first_seen.isoformat(), "last_seen": t.last_seen.isoformat(),
-                "terms": dict(t.terms), "keywords": t.keywords,
-            } for t in self.topics],
-            "pending": [{
-                "id": p.id, "created_at": p.created_at.isoformat(), "embedding": _pack(p.embedding),
-                "words": p.words,
-            } for p in self.pending],
+            "topics": [
+                {
+                    "id": t.id,
+                    "centroid": _pack(t.centroid),
+                    "size": t.size,
+                    "first_seen": t.first_seen.isoformat(),
+                    "last_seen": t.last_seen.isoformat(),
+                    "terms": dict(t.terms),
+                    "keywords": t.keywords,
+                }
+                for t in self.topics
+            ],
+            "pending": [
+                {
+                    "id": p.id,
+                    "created_at": p.created_at.isoformat(),
+                    "embedding": _pack(p.embedding),
+                    "words": p.words,
+                }
+                for p in self.pending
+            ],
         }
 
     @classmethod
@@ -125,16 +137,27 @@ class TopicState:
             brand=raw["brand"],
             next_id=int(raw["next_id"]),
             means={lang: (_unpack(m), int(n)) for lang, (m, n) in raw.get("means", {}).items()},
-            topics=[Topic(
-                id=t["id"], centroid=_unpack(t["centroid"]), size=int(t["size"]),
-                first_seen=datetime.fromisoformat(t["first_seen"]),
-                last_seen=datetime.fromisoformat(t["last_seen"]),
-                terms=Counter(t["terms"]), keywords=list(t["keywords"]),
-            ) for t in raw["topics"]],
-            pending=[Pending(
-                id=p["id"], created_at=datetime.fromisoformat(p["created_at"]),
-                embedding=_unpack(p["embedding"]), words=list(p["words"]),
-            ) for p in raw["pending"]],
+            topics=[
+                Topic(
+                    id=t["id"],
+                    centroid=_unpack(t["centroid"]),
+                    size=int(t["size"]),
+                    first_seen=datetime.fromisoformat(t["first_seen"]),
+                    last_seen=datetime.fromisoformat(t["last_seen"]),
+                    terms=Counter(t["terms"]),
+                    keywords=list(t["keywords"]),
+                )
+                for t in raw["topics"]
+            ],
+            pending=[
+                Pending(
+                    id=p["id"],
+                    created_at=datetime.fromisoformat(p["created_at"]),
+                    embedding=_unpack(p["embedding"]),
+                    words=list(p["words"]),
+                )
+                for p in raw["pending"]
+            ],
         )
 
 
@@ -149,8 +172,9 @@ def _unpack(text: str) -> np.ndarray:
 ALL_LANGUAGES = "*"
 
 
-def _centre_by_language(state: TopicState, docs: Sequence[TopicDoc], vectors: np.ndarray,
-                        min_docs: int) -> np.ndarray:
+def _centre_by_language(
+    state: TopicState, docs: Sequence[TopicDoc], vectors: np.ndarray, min_docs: int
+) -> np.ndarray:
     """Update the running means, then subtract each doc's language mean (or the overall one)."""
     if not len(vectors):
         return vectors
@@ -159,9 +183,9 @@ def _centre_by_language(state: TopicState, docs: Sequence[TopicDoc], vectors: np
         rows = vectors if key == ALL_LANGUAGES else vectors[[k == key for k in keys]]
         mean, n = state.means.get(key, (rows.mean(0), 0))
         state.means[key] = ((mean * n + rows.sum(0)) / (n + len(rows)), n + len(rows))
-    means = np.stack([
-        state.means[k][0] if state.means[k][1] >= min_docs else state.means[ALL_LANGUAGES][0] for k in keys
-    ])
+    means = np.stack(
+        [state.means[k][0] if state.means[k][1] >= min_docs else state.means[ALL_LANGUAGES][0] for k in keys]
+    )
     shifted = vectors - means
     return shifted / np.maximum(np.linalg.norm(shifted, axis=1, keepdims=True), 1e-12)
 
@@ -195,8 +219,11 @@ def _clusters(vectors: np.ndarray, min_size: int) -> np.ndarray:
 
     if len(vectors) < min_size:
         return np.full(len(vectors), -1)
-    return HDBSCAN(min_cluster_size=min_size, metric="euclidean", allow_single_cluster=True,
-                   copy=True).fit(vectors).labels_
+    return (
+        HDBSCAN(min_cluster_size=min_size, metric="euclidean", allow_single_cluster=True, copy=True)
+        .fit(vectors)
+        .labels_
+    )
 
 
 def _merge_groups(centroids: list[np.ndarray], threshold: float) -> list[int]:
@@ -222,8 +249,13 @@ def _assignment(topic: Topic | None, score: float) -> dict:
     return {"id": topic.id, "label": topic.label, "keywords": list(topic.keywords), "score": round(score, 4)}
 
 
-def update_topics(state: TopicState, docs: Sequence[TopicDoc], embeddings: np.ndarray,
-                  settings: TopicSettings | None = None, stopwords: Iterable[str] = ()) -> dict[str, dict]:
+def update_topics(
+    state: TopicState,
+    docs: Sequence[TopicDoc],
+    embeddings: np.ndarray,
+    settings: TopicSettings | None = None,
+    stopwords: Iterable[str] = (),
+) -> dict[str, dict]:
     """Assign ``docs`` to topics, creating topics for new dense clusters; updates ``state``.
 
     ``embeddings`` are unit vectors aligned with ``docs``. Returns
@@ -234,8 +266,9 @@ def update_topics(state: TopicState, docs: Sequence[TopicDoc], embeddings: np.nd
     if len(docs) != len(embeddings):
         raise ValueError("embeddings must align with docs")
     stop = list(stopwords)
-    embeddings = _centre_by_language(state, docs, np.asarray(embeddings, dtype=np.float32),
-                                     settings.min_language_docs)
+    embeddings = _centre_by_language(
+        state, docs, np.asarray(embeddings, dtype=np.float32), settings.min_language_docs
+    )
     doc_words = [words(d.text, stop) for d in docs]
     result: dict[str, tuple[str, float]] = {}  # mention id -> (topic id, similarity)
     touched: set[str] = set()
@@ -294,8 +327,13 @@ def update_topics(state: TopicState, docs: Sequence[TopicDoc], embeddings: np.nd
             topic = near
         else:
             first = min(pool[k].created_at for k in ks)
-            topic = Topic(id=f"{state.brand}-{state.next_id:03d}", centroid=centre, size=0,
-                          first_seen=first, last_seen=first)
+            topic = Topic(
+                id=f"{state.brand}-{state.next_id:03d}",
+                centroid=centre,
+                size=0,
+                first_seen=first,
+                last_seen=first,
+            )
             state.next_id += 1
             state.topics.append(topic)
             by_id[topic.id] = topic
@@ -339,7 +377,14 @@ def update_topics(state: TopicState, docs: Sequence[TopicDoc], embeddings: np.nd
 
 def topic_summaries(state: TopicState) -> list[dict]:
     """Topics of a brand for display: id, label, keywords, size, first/last seen."""
-    return [{
-        "id": t.id, "label": t.label, "keywords": t.keywords, "size": t.size,
-        "first_seen": t.first_seen.isoformat(), "last_seen": t.last_seen.isoformat(),
-    } for t in sorted(state.topics, key=lambda t: t.first_seen)]
+    return [
+        {
+            "id": t.id,
+            "label": t.label,
+            "keywords": t.keywords,
+            "size": t.size,
+            "first_seen": t.first_seen.isoformat(),
+            "last_seen": t.last_seen.isoformat(),
+        }
+        for t in sorted(state.topics, key=lambda t: t.first_seen)
+    ]

@@ -1,5 +1,5 @@
 """Shared fixtures. Integration tests run against a real Elasticsearch node on
-127.0.0.1, started once per session by `brandpulse.es_node` (or an already
+127.0.0.1, started once per session by `brandpulse.dev.es_node` (or an already
 running one: set BRANDPULSE_TEST_ES_URL). Each test gets its own index prefix."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given
         return
-    from brandpulse import es_node
+    from brandpulse.dev import es_node
 
     state_dir = Path(os.environ.get("BRANDPULSE_TEST_ES_STATE", tmp_path_factory.mktemp("es-node")))
     port = int(os.environ.get("BRANDPULSE_TEST_ES_PORT", _free_port()))
@@ -66,7 +66,7 @@ def es_env(env: pytest.MonkeyPatch, es_url: str) -> str:
 
 @pytest.fixture
 def settings(es_env: str):
-    from brandpulse.settings import get_settings
+    from brandpulse.core.settings import get_settings
 
     return get_settings()
 

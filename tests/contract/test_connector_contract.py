@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from brandpulse.config import Brand
-from brandpulse.mention import Mention
+from brandpulse.core.config import Brand
+from brandpulse.core.mention import Mention
 from listeners import credentials
 from listeners.base import Batch, Connector, ConnectorOptions, Reject
 from listeners.registry import registry
@@ -169,7 +169,7 @@ def fresh_interpreter() -> dict[str, list[str]]:
     script = f"""
 import importlib, json, sys
 from listeners.registry import registry
-import brandpulse.config
+import brandpulse.core.config
 builtins = registry.names()
 for module in {modules!r}:
     importlib.import_module(module)

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from brandpulse.sample_data import write_sample
+from brandpulse.dev.sample_data import write_sample
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -150,8 +150,8 @@ def first_alerting_bucket_end(world: World) -> datetime:
     from alerts.check import HISTORY
     from alerts.detector import DetectorParams, detect
     from alerts.series import fetch_series
-    from brandpulse.config import load_config
-    from brandpulse.settings import IndexNames
+    from brandpulse.core.config import load_config
+    from brandpulse.core.settings import IndexNames
 
     brand = load_config(world.config).brand(world.incident["brand"])
     params = DetectorParams.from_settings(brand.alerts)

@@ -12,7 +12,7 @@ from elasticsearch import helpers
 from alerts.check import check_brand
 from alerts.notifiers import SmtpConfig, SmtpNotifier
 from alerts.store import AlertStore
-from brandpulse.config import Brand
+from brandpulse.core.config import Brand
 
 pytestmark = pytest.mark.integration
 

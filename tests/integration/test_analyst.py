@@ -13,8 +13,7 @@ import pytest
 from elasticsearch import helpers
 from typer.testing import CliRunner
 
-from brandpulse.mention import Mention
-from indexing.analyst import (
+from brandpulse.analyst.search import (
     CSV_COLUMNS,
     AnalystError,
     MentionFilter,
@@ -30,7 +29,8 @@ from indexing.analyst import (
     write_csv,
     write_jsonl,
 )
-from indexing.cli_commands import app
+from brandpulse.cli.analyst import app
+from brandpulse.core.mention import Mention
 
 START = datetime(2026, 11, 10, tzinfo=UTC)
 TOPICS = ("delivery", "pricing", "app", "taste")

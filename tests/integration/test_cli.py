@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from brandpulse.cli import EXIT_PARTIAL, app
+from brandpulse.cli.app import EXIT_PARTIAL, app
 from indexing.queries import count_mentions, quarantine_count
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from brandpulse.sample_data import write_sample
+from brandpulse.dev.sample_data import write_sample
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -86,7 +86,7 @@ def test_ingest_dag_end_to_end(dagbag, es, settings, env, tmp_path):
 
 @pytest.mark.airflow
 def test_logged_dag_runner_reports_failure(env, tmp_path):
-    from brandpulse.demo import run_dag_logged
+    from brandpulse.dev.demo import run_dag_logged
 
     with pytest.raises(RuntimeError, match="no_such_dag failed"):
         run_dag_logged("no_such_dag", tmp_path / "dag.log")

@@ -3,8 +3,8 @@ the models themselves are tested in tests/unit/test_sentiment*.py)."""
 
 import pytest
 
-from brandpulse.mention import Mention
-from indexing.enrichment import count_pending, enrich_mentions, pending_query
+from brandpulse.core.mention import Mention
+from brandpulse.pipeline.enrich import count_pending, enrich_mentions, pending_query
 from indexing.writer import write_mentions
 
 pytestmark = pytest.mark.integration

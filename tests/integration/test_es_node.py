@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from brandpulse import es_node
+from brandpulse.dev import es_node
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 from typer.testing import CliRunner
 
-from indexing.cli_commands import app
+from brandpulse.cli.analyst import app
 
 REPO = Path(__file__).resolve().parents[2]
 AT = datetime(2026, 11, 12, 12, tzinfo=UTC)
@@ -93,7 +93,7 @@ def test_csv_export_keeps_every_text_in_its_own_quoted_cell(hostile, tmp_path) -
 def test_jsonl_export_to_a_pipe_exits_with_every_document(hostile, settings) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
     result = subprocess.run(
-        [sys.executable, "-m", "brandpulse.cli", "search", "", "--format", "jsonl", *_window()],
+        [sys.executable, "-m", "brandpulse.cli.app", "search", "", "--format", "jsonl", *_window()],
         env=env,
         capture_output=True,
         timeout=120,  # the old failure mode: a crash, then a hang closing the point in time
@@ -111,7 +111,7 @@ def test_jsonl_export_to_a_pipe_exits_with_every_document(hostile, settings) -> 
 def test_csv_export_to_stdout_in_a_subprocess_exits(hostile) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run(
-        [sys.executable, "-m", "brandpulse.cli", "search", "", "--format", "csv", *_window()],
+        [sys.executable, "-m", "brandpulse.cli.app", "search", "", "--format", "csv", *_window()],
         env=env,
         capture_output=True,
         timeout=120,
@@ -126,7 +126,7 @@ def wide(monkeypatch):
     """The CLI's console, wide enough that no cell folds."""
     from rich.console import Console
 
-    import indexing.cli_commands as cli_commands
+    import brandpulse.cli.analyst as cli_commands
 
     monkeypatch.setattr(cli_commands, "out", Console(width=400))
 
@@ -161,7 +161,7 @@ def test_report_with_surrogates_is_written_whole(hostile, tmp_path) -> None:
 
 
 def test_a_failing_report_leaves_the_previous_file(hostile, tmp_path, monkeypatch) -> None:
-    import indexing.report as report
+    import brandpulse.analyst.report as report
 
     out = tmp_path / "report.html"
     out.write_text("previous report", encoding="utf-8")
@@ -177,7 +177,7 @@ def test_a_failing_report_leaves_the_previous_file(hostile, tmp_path, monkeypatc
 
 
 def test_a_failing_export_still_closes_the_point_in_time(hostile, tmp_path, monkeypatch) -> None:
-    import indexing.analyst as analyst
+    import brandpulse.analyst.search as analyst
 
     opened: list[str] = []
     closed: list[str] = []

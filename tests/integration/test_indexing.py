@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from brandpulse.mention import Mention
+from brandpulse.core.mention import Mention
 from indexing import templates
 from indexing.quarantine import QuarantineRecord, quarantine
 from indexing.queries import count_mentions

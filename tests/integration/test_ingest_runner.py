@@ -6,10 +6,10 @@ import pytest
 from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import Elasticsearch
 
-from brandpulse.config import BrandsConfig
+from brandpulse.core.config import BrandsConfig
+from brandpulse.pipeline.ingest import run_ingest
 from indexing.cursors import CursorStore
 from indexing.queries import count_mentions, quarantine_count
-from listeners.runner import run_ingest
 
 pytestmark = pytest.mark.integration
 

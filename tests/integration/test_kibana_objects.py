@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from indexing.kibana_objects import ALERT_FIELDS, NDJSON_PATH, build_objects, field_uses, to_ndjson
+from brandpulse.kibana.objects import ALERT_FIELDS, NDJSON_PATH, build_objects, field_uses, to_ndjson
 from indexing.templates import load_template
 
 pytestmark = pytest.mark.integration

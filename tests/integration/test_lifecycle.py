@@ -10,8 +10,8 @@ import pytest
 from elasticsearch import helpers
 from typer.testing import CliRunner
 
-from brandpulse.mention import Mention
-from indexing.cli_commands import app
+from brandpulse.cli.analyst import app
+from brandpulse.core.mention import Mention
 from indexing.lifecycle import (
     RolloverConditions,
     apply_retention,
@@ -194,7 +194,7 @@ def test_cli_erase_and_retention(ready, settings) -> None:
 @pytest.mark.integration
 def test_maintenance_dag_wiring_and_run(es, settings, env, tmp_path) -> None:
     from brandpulse.airflow_env import apply_airflow_env, migrate_db
-    from brandpulse.settings import REPO_ROOT
+    from brandpulse.core.settings import REPO_ROOT
 
     apply_airflow_env()  # before the first `import airflow` of the session
     migrate_db()

@@ -61,14 +61,26 @@ def content() -> AlertContent:
         share=0.4,
         expected_share=0.1,
         topics=[Growth("billing", 30, 3.0)],
-        posts=[Post(text="<script>x</script> broken", platform="x", author="@a",
-                    url="https://x.com/a/1", engagement=50)],
+        posts=[
+            Post(
+                text="<script>x</script> broken",
+                platform="x",
+                author="@a",
+                url="https://x.com/a/1",
+                engagement=50,
+            )
+        ],
         kibana_url="http://kibana.local/app/discover#/",
         buckets=[
-            BucketResult(start=T0 + dt.timedelta(minutes=15 * i),
-                         end=T0 + dt.timedelta(minutes=15 * (i + 1)),
-                         negatives=30 if i > 6 else 4, expected=4.0, lower=1.0, upper=8.0,
-                         fired=i > 6)
+            BucketResult(
+                start=T0 + dt.timedelta(minutes=15 * i),
+                end=T0 + dt.timedelta(minutes=15 * (i + 1)),
+                negatives=30 if i > 6 else 4,
+                expected=4.0,
+                lower=1.0,
+                upper=8.0,
+                fired=i > 6,
+            )
             for i in range(10)
         ],
     )
@@ -155,12 +167,16 @@ def received(handler: Recorder):
 
 def test_plain_smtp_with_auth_delivers_every_part():
     handler = Recorder()
-    controller, port = start(
-        handler, authenticator=authenticator, auth_required=True, auth_require_tls=False
-    )
+    controller, port = start(handler, authenticator=authenticator, auth_required=True, auth_require_tls=False)
     try:
-        config = SmtpConfig(host="127.0.0.1", port=port, security="none", username=USER,
-                            password=PASSWORD, sender="alerts@example.org")
+        config = SmtpConfig(
+            host="127.0.0.1",
+            port=port,
+            security="none",
+            username=USER,
+            password=PASSWORD,
+            sender="alerts@example.org",
+        )
         SmtpNotifier(config).notify(content(), ["cm@example.org", "lead@example.org"])
     finally:
         controller.stop()
@@ -168,8 +184,7 @@ def test_plain_smtp_with_auth_delivers_every_part():
     assert envelope.mail_from == "alerts@example.org"
     assert envelope.rcpt_tos == ["cm@example.org", "lead@example.org"]
     types = [p.get_content_type() for p in msg.walk()]
-    assert types == ["multipart/alternative", "text/plain", "multipart/related",
-                     "text/html", "image/png"]
+    assert types == ["multipart/alternative", "text/plain", "multipart/related", "text/html", "image/png"]
     html = msg.get_body(("html",)).get_content()
     assert "&lt;script&gt;" in html and "<script>" not in html
     assert "Acme &lt;Corp&gt;" in html
@@ -180,12 +195,17 @@ def test_plain_smtp_with_auth_delivers_every_part():
 
 def test_wrong_password_is_a_delivery_error_without_the_secret():
     handler = Recorder()
-    controller, port = start(
-        handler, authenticator=authenticator, auth_required=True, auth_require_tls=False
-    )
+    controller, port = start(handler, authenticator=authenticator, auth_required=True, auth_require_tls=False)
     try:
-        config = SmtpConfig(host="127.0.0.1", port=port, security="none", username=USER,
-                            password="wrong-password", retries=0, timeout_s=3)
+        config = SmtpConfig(
+            host="127.0.0.1",
+            port=port,
+            security="none",
+            username=USER,
+            password="wrong-password",
+            retries=0,
+            timeout_s=3,
+        )
         with pytest.raises(DeliveryError) as err:
             SmtpNotifier(config).notify(content(), ["cm@example.org"])
     finally:
@@ -204,8 +224,14 @@ def test_starttls_with_a_verified_certificate(tls_files):
         auth_required=True,
     )
     try:
-        config = SmtpConfig(host="127.0.0.1", port=port, security="starttls", username=USER,
-                            password=PASSWORD, ca_file=str(tls_files[0]))
+        config = SmtpConfig(
+            host="127.0.0.1",
+            port=port,
+            security="starttls",
+            username=USER,
+            password=PASSWORD,
+            ca_file=str(tls_files[0]),
+        )
         SmtpNotifier(config).notify(content(), ["cm@example.org"])
     finally:
         controller.stop()
@@ -229,8 +255,7 @@ def test_implicit_ssl(tls_files):
     handler = Recorder()
     controller, port = start(handler, ssl_context=server_context(tls_files))
     try:
-        config = SmtpConfig(host="127.0.0.1", port=port, security="ssl",
-                            ca_file=str(tls_files[0]))
+        config = SmtpConfig(host="127.0.0.1", port=port, security="ssl", ca_file=str(tls_files[0]))
         SmtpNotifier(config).notify(content(), ["cm@example.org"])
     finally:
         controller.stop()
@@ -241,8 +266,7 @@ def test_transient_refusals_are_retried():
     handler = Recorder(refuse=2)
     controller, port = start(handler)
     try:
-        config = SmtpConfig(host="127.0.0.1", port=port, security="none", retries=3,
-                            backoff_s=0.01)
+        config = SmtpConfig(host="127.0.0.1", port=port, security="none", retries=3, backoff_s=0.01)
         SmtpNotifier(config).notify(content(), ["cm@example.org"])
     finally:
         controller.stop()
@@ -254,8 +278,7 @@ def test_permanent_refusal_is_not_retried():
     handler = Recorder(refuse=10, code="550 5.7.1 rejected")
     controller, port = start(handler)
     try:
-        config = SmtpConfig(host="127.0.0.1", port=port, security="none", retries=3,
-                            backoff_s=0.01)
+        config = SmtpConfig(host="127.0.0.1", port=port, security="none", retries=3, backoff_s=0.01)
         with pytest.raises(DeliveryError, match="550"):
             SmtpNotifier(config).notify(content(), ["cm@example.org"])
     finally:
@@ -264,8 +287,9 @@ def test_permanent_refusal_is_not_retried():
 
 
 def test_unreachable_server_fails_after_the_retries():
-    config = SmtpConfig(host="127.0.0.1", port=free_port(), security="none", retries=2,
-                        backoff_s=0.01, timeout_s=2)
+    config = SmtpConfig(
+        host="127.0.0.1", port=free_port(), security="none", retries=2, backoff_s=0.01, timeout_s=2
+    )
     with pytest.raises(DeliveryError, match="3 attempts"):
         SmtpNotifier(config).notify(content(), ["cm@example.org"])
 
@@ -296,14 +320,23 @@ def test_config_from_an_airflow_connection(monkeypatch):
         "port": 2525,
         "login": "alerts",
         "password": "pw-from-airflow",
-        "extra": {"disable_ssl": True, "disable_tls": False, "from_email": "a@example.org",
-                  "timeout": 7, "retry_limit": 1},
+        "extra": {
+            "disable_ssl": True,
+            "disable_tls": False,
+            "from_email": "a@example.org",
+            "timeout": 7,
+            "retry_limit": 1,
+        },
     }
     monkeypatch.setenv("AIRFLOW_CONN_BRANDPULSE_SMTP_TEST", json.dumps(conn))
     config = SmtpConfig.from_airflow_connection("brandpulse_smtp_test")
     assert (config.host, config.port, config.security) == ("127.0.0.1", 2525, "starttls")
     assert (config.username, config.sender, config.timeout_s, config.retries) == (
-        "alerts", "a@example.org", 7.0, 1)
+        "alerts",
+        "a@example.org",
+        7.0,
+        1,
+    )
     assert config.password.get_secret_value() == "pw-from-airflow"
 
 

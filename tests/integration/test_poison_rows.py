@@ -15,12 +15,12 @@ import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError, Elasticsearch
 
-from brandpulse.config import BrandsConfig
-from brandpulse.mention import Engagement, Mention
+from brandpulse.core.config import BrandsConfig
+from brandpulse.core.mention import Engagement, Mention
+from brandpulse.pipeline.ingest import run_ingest
 from indexing import writer
 from indexing.quarantine import QuarantineRecord, quarantine
 from indexing.queries import count_mentions, quarantine_count
-from listeners.runner import run_ingest
 from tests.fixtures import nasty
 
 pytestmark = pytest.mark.integration
@@ -211,8 +211,8 @@ def test_rows_not_matching_the_brand_query_are_counted_unless_the_file_is_truste
 
 
 def test_lone_surrogates_in_nested_fields_are_indexed_clean_and_export_and_render(ready, settings, tmp_path):
-    from indexing.analyst import export_mentions, write_csv, write_jsonl
-    from indexing.report import write_report
+    from brandpulse.analyst.report import write_report
+    from brandpulse.analyst.search import export_mentions, write_csv, write_jsonl
 
     names = settings.indices
     path = tmp_path / "in.jsonl"

@@ -15,8 +15,8 @@ import pytest
 from elasticsearch import helpers
 from typer.testing import CliRunner
 
-from brandpulse.mention import Mention
-from indexing.cli_commands import app
+from brandpulse.cli.analyst import app
+from brandpulse.core.mention import Mention
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from elasticsearch import helpers
 
-from indexing.topics_step import assign_topics, load_state
+from brandpulse.pipeline.topics import assign_topics, load_state
 
 pytestmark = pytest.mark.integration
 SUBJECTS = {"roast": 0, "delivery": 1, "refund": 2}

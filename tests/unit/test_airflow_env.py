@@ -1,7 +1,7 @@
 import stat
 
 from brandpulse.airflow_env import SECRET_NAMES, airflow_env, secrets_file
-from brandpulse.settings import get_settings
+from brandpulse.core.settings import get_settings
 
 
 def test_secrets_are_generated_once_and_shared(env, state_dir):
@@ -27,7 +27,7 @@ def test_cli_reports_an_unreachable_cluster_in_one_line(env):
 
     env.setenv("ES_URL", "http://127.0.0.1:9")
     done = subprocess.run(
-        [sys.executable, "-c", "from brandpulse.cli import main; main()", "counts"],
+        [sys.executable, "-c", "from brandpulse.cli.app import main; main()", "counts"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -5,14 +5,17 @@ import pytest
 
 from nlp import blend
 from nlp.char_ngrams import CharNgramModel, fit_char_ngrams
-from nlp.char_training import file_balanced_weights
+from nlp.training.char import file_balanced_weights
 
 LABELS = ("negative", "neutral", "positive")
 
 
 def _toy():
-    words = {0: ["bekaar", "ghatiya", "bura"], 1: ["table", "chair", "kal"],
-             2: ["badhiya", "mast", "shandaar"]}
+    words = {
+        0: ["bekaar", "ghatiya", "bura"],
+        1: ["table", "chair", "kal"],
+        2: ["badhiya", "mast", "shandaar"],
+    }
     texts, y = [], []
     for label, ws in words.items():
         for i in range(30):
@@ -90,7 +93,11 @@ def test_groups_too_small_to_judge_keep_the_transformer():
 
 
 def test_language_groups_and_file_weights():
-    assert blend.language_groups(["This is clearly an English sentence about coffee.",
-                                  "Das ist eindeutig ein deutscher Satz über Kaffee."]) == ["en", "other"]
+    assert blend.language_groups(
+        [
+            "This is clearly an English sentence about coffee.",
+            "Das ist eindeutig ein deutscher Satz über Kaffee.",
+        ]
+    ) == ["en", "other"]
     w = file_balanced_weights(["big"] * 3 + ["small"])
     assert w[3] == pytest.approx(3 * w[0]) and w.mean() == pytest.approx(1.0)

@@ -12,8 +12,8 @@ import yaml
 
 from alerts.notifiers import SmtpConfig
 from brandpulse.airflow_env import SECRET_NAMES
-from brandpulse.settings import Settings
-from indexing.kibana_import import KibanaAuth
+from brandpulse.core.settings import Settings
+from brandpulse.kibana.importer import KibanaAuth
 
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker")

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from brandpulse.config import ConfigError, load_config, parse_config
+from brandpulse.core.config import ConfigError, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from brandpulse.config import Brand
+from brandpulse.core.config import Brand
 from listeners import credentials
 from listeners.base import FatalSourceError
 from listeners.bluesky_source import BlueskyConnector

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from brandpulse.config import Brand
+from brandpulse.core.config import Brand
 from listeners import credentials
 from listeners.bluesky_source import BlueskyConnector
 from listeners.hackernews_source import HackerNewsConnector

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import requests
 
-from brandpulse.config import Brand
+from brandpulse.core.config import Brand
 from listeners import credentials
 from listeners.base import FatalSourceError, RetriableSourceError
 from listeners.bluesky_source import BlueskyConnector

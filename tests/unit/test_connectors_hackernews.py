@@ -2,7 +2,7 @@
 
 import pytest
 
-from brandpulse.config import Brand
+from brandpulse.core.config import Brand
 from listeners.base import FatalSourceError
 from listeners.hackernews_source import HackerNewsConnector
 from tests.fixtures.common import NOW, FakeClock, drain, matching, payload

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from brandpulse.config import Brand
+from brandpulse.core.config import Brand
 from listeners import credentials
 from listeners.base import FatalSourceError
 from listeners.mastodon_source import MastodonConnector, MastodonOptions

@@ -5,7 +5,7 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from brandpulse.config import Brand
+from brandpulse.core.config import Brand
 from listeners import credentials
 from listeners.base import FatalSourceError
 from listeners.reddit_source import RedditConnector, RedditOptions

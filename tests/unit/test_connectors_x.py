@@ -4,10 +4,10 @@ import logging
 
 import pytest
 
-from brandpulse.config import Brand
+from brandpulse.core.config import Brand
+from brandpulse.core.query import compile_x, parse_query
 from listeners import credentials
 from listeners.base import FatalSourceError, RetriableSourceError
-from listeners.query import compile_x, parse_query
 from listeners.x_source import XConnector
 from tests.fixtures.common import NOW, FakeClock, drain, matches_acme, payload
 from tests.fixtures.x_api import XStub

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from alerts.detector import PRESETS, DetectorParams, alert_onsets, detect
-from brandpulse.config import AlertSettings
+from brandpulse.core.config import AlertSettings
 
 START = datetime(2025, 1, 6, tzinfo=UTC)  # a Monday
 PER_DAY = 96  # 15-minute buckets

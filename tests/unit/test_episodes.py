@@ -160,7 +160,7 @@ def test_resolved_note_can_be_switched_off():
 
 
 def test_settings_come_from_the_brands_alert_block():
-    from brandpulse.config import AlertSettings
+    from brandpulse.core.config import AlertSettings
 
     settings = EpisodeSettings.from_alert_settings(
         AlertSettings(quiet_minutes=90, cooldown_minutes=30, min_negative=8, escalate_factor=3)

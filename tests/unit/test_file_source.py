@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from brandpulse.config import Brand
+from brandpulse.core.config import Brand
 from listeners.base import FatalSourceError
 from listeners.file_source import FileConnector, fingerprint, parse_timestamp
 from tests.fixtures import nasty

@@ -17,8 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from indexing.cli_commands import app
-from indexing.kibana_import import (
+from brandpulse.cli.analyst import app
+from brandpulse.kibana.importer import (
     ImportPlan,
     KibanaAuth,
     KibanaImportError,
@@ -26,7 +26,7 @@ from indexing.kibana_import import (
     import_url,
     parse_response,
 )
-from indexing.kibana_objects import build_objects
+from brandpulse.kibana.objects import build_objects
 
 SECRET = "scrubbed"  # a test placeholder, not a credential
 

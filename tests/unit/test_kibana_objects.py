@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from indexing.kibana_objects import NDJSON_PATH, build_objects, field_uses, kql_fields, to_ndjson
+from brandpulse.kibana.objects import NDJSON_PATH, build_objects, field_uses, kql_fields, to_ndjson
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,8 @@ def objects() -> list[dict]:
 
 def test_committed_file_is_the_builders_output() -> None:
     assert NDJSON_PATH.read_text(encoding="utf-8") == to_ndjson(build_objects()), (
-        "run `python -m indexing.kibana_objects` and commit indexing/kibana/saved_objects.ndjson"
+        "run `python -m brandpulse.kibana.objects` and commit "
+        "brandpulse/kibana/saved_objects/saved_objects.ndjson"
     )
 
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from brandpulse.mention import MAX_TEXT_CHARS, Mention, mention_id
+from brandpulse.core.mention import MAX_TEXT_CHARS, Mention, mention_id
 
 
 def make(**kw):

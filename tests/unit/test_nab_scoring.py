@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from alerts.cli import app
 from alerts.nab_scoring import (
     PROFILES,
     FileScore,
@@ -23,6 +22,7 @@ from alerts.nab_scoring import (
     scaled_sigmoid,
     score_file,
 )
+from brandpulse.cli.alerts import app
 
 STANDARD = PROFILES["nab_standard"]
 

@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from listeners.query import (
+from brandpulse.core.query import (
     And,
     Hashtag,
     Lang,

@@ -5,7 +5,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from brandpulse.mention import MAX_ID_BYTES, Author, Mention, Topic, clean_strings
+from brandpulse.core.mention import MAX_ID_BYTES, Author, Mention, Topic, clean_strings
 
 
 def make(**kw):

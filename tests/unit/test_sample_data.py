@@ -1,8 +1,8 @@
 from collections import Counter
 from datetime import datetime, timedelta
 
-from brandpulse.mention import Mention
-from brandpulse.sample_data import DAYS, INCIDENT_ONSET, START, generate, write_sample
+from brandpulse.core.mention import Mention
+from brandpulse.dev.sample_data import DAYS, INCIDENT_ONSET, START, generate, write_sample
 
 
 def test_sample_is_deterministic_and_valid(tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from brandpulse.settings import Settings, redact_url
+from brandpulse.core.settings import Settings, redact_url
 from indexing.client import split_userinfo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,7 +95,7 @@ def secret_env(tmp_path: Path) -> dict[str, str]:
 
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "brandpulse.cli", "--verbose", *args],
+        [sys.executable, "-m", "brandpulse.cli.app", "--verbose", *args],
         env=env,
         cwd=cwd,
         capture_output=True,

@@ -11,9 +11,9 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from nlp import sentiment  # noqa: E402
-from nlp.labelled import LABELS  # noqa: E402
-from nlp.metrics import scores  # noqa: E402
 from nlp.normalize import normalise_for_model  # noqa: E402
+from nlp.training.labelled import LABELS  # noqa: E402
+from nlp.training.metrics import scores  # noqa: E402
 
 WORDS = ["good", "bad", "fine", "@user", "http", "the", "phone", "is", "not", "great", "awful"]
 
@@ -27,14 +27,23 @@ def _tiny_model(path: Path, id2label: dict[int, str]) -> Path:
     vocab = {w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *WORDS])}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok.post_processor = TemplateProcessing(single="[CLS] $A [SEP]",
-                                            special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
-                                   cls_token="[CLS]", sep_token="[SEP]")
+    tok.post_processor = TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]"
+    )
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64, id2label=id2label,
-                        label2id={v: k for k, v in id2label.items()})
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        id2label=id2label,
+        label2id={v: k for k, v in id2label.items()},
+    )
     BertForSequenceClassification(config).save_pretrained(path)
     fast.save_pretrained(path)
     return path
@@ -102,7 +111,8 @@ def test_two_class_model_gets_zero_neutral(tmp_path):
 def test_vader_baseline_orders_obvious_texts():
     vader = sentiment.create("vader")
     pos, neg, neu = vader.predict(
-        ["I love this, it is great!", "This is awful, I hate it.", "The box is blue."])
+        ["I love this, it is great!", "This is awful, I hate it.", "The box is blue."]
+    )
     assert (pos.label, neg.label, neu.label) == ("positive", "negative", "neutral")
     assert pos.model == "vader"
 
@@ -135,14 +145,18 @@ def _write(path: Path, rows: list[tuple[str, str]]) -> Path:
     return path
 
 
-ROWS = [("I love it, great!", "positive"), ("awful, I hate it", "negative"), ("it is a box", "neutral"),
-        ("great great great", "positive")]
+ROWS = [
+    ("I love it, great!", "positive"),
+    ("awful, I hate it", "negative"),
+    ("it is a box", "neutral"),
+    ("great great great", "positive"),
+]
 
 
 def test_eval_cli_prints_matrix_then_json_summary(tmp_path):
     from typer.testing import CliRunner
 
-    from nlp.cli import app
+    from brandpulse.cli.nlp import app
 
     data = _write(tmp_path / "d.jsonl", ROWS)
     result = CliRunner().invoke(app, ["eval-sentiment", "--data", str(data), "--model", "vader"])
@@ -158,12 +172,13 @@ def test_eval_cli_prints_matrix_then_json_summary(tmp_path):
 def test_eval_cli_by_language(tmp_path):
     from typer.testing import CliRunner
 
-    from nlp.cli import app
+    from brandpulse.cli.nlp import app
 
     _write(tmp_path / "umsab" / "english" / "val.jsonl", ROWS)
     _write(tmp_path / "umsab" / "other" / "val.jsonl", [(t, "neutral") for t, _ in ROWS])
-    result = CliRunner().invoke(app, ["eval-sentiment", "--by-language", str(tmp_path / "umsab"),
-                                      "--model", "vader"])
+    result = CliRunner().invoke(
+        app, ["eval-sentiment", "--by-language", str(tmp_path / "umsab"), "--model", "vader"]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert set(summary["languages"]) == {"english", "other"}
@@ -174,7 +189,7 @@ def test_eval_cli_by_language(tmp_path):
 
 
 def test_labelled_reader_names_bad_line(tmp_path):
-    from nlp.labelled import read_jsonl
+    from nlp.training.labelled import read_jsonl
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "a", "label": "positive"}\n{"text": "b", "label": "meh"}\n')

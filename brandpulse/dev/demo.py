@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from brandpulse.settings import get_settings
+from brandpulse.core.settings import get_settings
 
 
 def run_dag(dag_id: str) -> str:
@@ -40,7 +40,7 @@ def run_dag_logged(dag_id: str, log_file: Path) -> None:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("w") as sink:
         done = subprocess.run(
-            [sys.executable, "-m", "brandpulse.demo", dag_id], stdout=sink, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "brandpulse.dev.demo", dag_id], stdout=sink, stderr=subprocess.STDOUT
         )
     text = log_file.read_text(errors="replace")
     if done.returncode != 0 or f"{DONE_MARKER} {dag_id} success" not in text:
@@ -49,9 +49,9 @@ def run_dag_logged(dag_id: str, log_file: Path) -> None:
 
 
 def run_demo(port: int | None, config_path: Path, say: Callable[[str], None]) -> None:
-    from brandpulse import es_node
-    from brandpulse.pipeline import prepare_indices
-    from brandpulse.sample_data import write_sample
+    from brandpulse.dev import es_node
+    from brandpulse.dev.sample_data import write_sample
+    from brandpulse.pipeline.steps import prepare_indices
 
     os.environ["BRANDPULSE_CONFIG"] = str(config_path)
     if port:
@@ -84,8 +84,8 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
     from alerts.check import check_alerts
     from alerts.notifiers import SmtpConfig, SmtpNotifier
     from alerts.store import AlertStore
-    from brandpulse.config import load_config
-    from brandpulse.mail_sink import MailSink
+    from brandpulse.core.config import load_config
+    from brandpulse.dev.mail_sink import MailSink
     from indexing.client import make_client
 
     settings = get_settings()

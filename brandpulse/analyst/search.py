@@ -1,6 +1,6 @@
 """Analyst queries over the mention index: search, export and summary stats.
 
-Pure functions over an Elasticsearch client; the CLI (`indexing.cli_commands`)
+Pure functions over an Elasticsearch client; the CLI (`brandpulse.cli.analyst`)
 adds formatting and progress. Safety of free-text search: the user's text goes
 only into a `simple_query_string` over a fixed list of text fields (no field
 syntax, no regex, no scripts), every other option is a term filter, and the
@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from elasticsearch import Elasticsearch
 
-from brandpulse.settings import IndexNames
+from brandpulse.core.settings import IndexNames
 from indexing.pit import pit_pages
 
 #: the fields free text is matched against

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from brandpulse.config import Sensitivity
+from brandpulse.core.config import Sensitivity
 
 app = typer.Typer(help="Negative-spike alerts: detector evaluation.", no_args_is_help=True)
 

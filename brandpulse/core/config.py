@@ -78,7 +78,7 @@ class Brand(_Strict):
     @field_validator("query")
     @classmethod
     def _parse_query(cls, value: str) -> str:
-        from listeners.query import parse_query
+        from brandpulse.core.query import parse_query
 
         parse_query(value)  # QuerySyntaxError (a ValueError) points at the position
         return value
@@ -206,14 +206,14 @@ def parse_config(text: str, source: str = "<config>") -> BrandsConfig:
 def load_config(path: str | os.PathLike[str] | None = None) -> BrandsConfig:
     """Load the brands file (default: $BRANDPULSE_CONFIG or ./brands.yaml)."""
     if path is None:
-        from brandpulse.settings import get_settings
+        from brandpulse.core.settings import get_settings
 
         path = get_settings().config_path
     path = Path(path)
     if not path.is_file():
         raise ConfigError([f"{path}: no such config file (set BRANDPULSE_CONFIG or --config)"])
     config = parse_config(path.read_text(encoding="utf-8"), source=str(path))
-    from brandpulse.settings import get_settings
+    from brandpulse.core.settings import get_settings
 
     state_dir = str(get_settings().state_dir)
     config_dir = path.resolve().parent

@@ -17,11 +17,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alerts import cli as alerts_cli
-from brandpulse.config import BrandsConfig, ConfigError, load_config
-from brandpulse.settings import REPO_ROOT, get_settings
-from indexing import cli_commands as indexing_cli
-from nlp import cli as nlp_cli
+from brandpulse.cli import alerts as alerts_cli
+from brandpulse.cli import analyst as indexing_cli
+from brandpulse.cli import nlp as nlp_cli
+from brandpulse.core.config import BrandsConfig, ConfigError, load_config
+from brandpulse.core.settings import REPO_ROOT, get_settings
 
 EXIT_PARTIAL = 3
 
@@ -70,7 +70,7 @@ def es_start(
     port: Annotated[int | None, typer.Option(help="HTTP port (default $BRANDPULSE_ES_PORT or 9200)")] = None,
 ) -> None:
     """Build (first time: downloads from Maven Central) and start the local node."""
-    from brandpulse import es_node
+    from brandpulse.dev import es_node
 
     settings = get_settings()
     info = es_node.start(port=port or settings.es_port, state_dir=settings.state_dir / "es")
@@ -80,7 +80,7 @@ def es_start(
 @es_app.command("stop")
 def es_stop() -> None:
     """Stop the local node (idempotent)."""
-    from brandpulse import es_node
+    from brandpulse.dev import es_node
 
     stopped = es_node.stop(state_dir=get_settings().state_dir / "es")
     out.print("stopped" if stopped else "not running")
@@ -89,7 +89,7 @@ def es_stop() -> None:
 @es_app.command("status")
 def es_status() -> None:
     """Show the local node's status; exit 1 when it is not running."""
-    from brandpulse import es_node
+    from brandpulse.dev import es_node
 
     settings = get_settings()
     info = es_node.status(port=settings.es_port, state_dir=settings.state_dir / "es")
@@ -105,7 +105,7 @@ def es_status() -> None:
 @app.command("setup")
 def setup_indices() -> None:
     """Install index templates and aliases (idempotent; a version bump rolls over)."""
-    from brandpulse.pipeline import prepare_indices
+    from brandpulse.pipeline.steps import prepare_indices
 
     out.print(prepare_indices())
 
@@ -141,7 +141,7 @@ def sample(
     scale: Annotated[float, typer.Option(help="volume multiplier")] = 1.0,
 ) -> None:
     """Write the sample dataset (two brands, 14 days, one injected incident)."""
-    from brandpulse.sample_data import write_sample
+    from brandpulse.dev.sample_data import write_sample
 
     path, incident = write_sample(out_dir or get_settings().state_dir / "sample", seed, scale)
     out.print(f"wrote {path} ({incident['mentions']} incident mentions, onset {incident['onset']})")
@@ -153,7 +153,7 @@ def sample(
 def _run_with_progress(config: BrandsConfig, brand: str, source: str, **kwargs):
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from listeners.runner import run_ingest
+    from brandpulse.pipeline.ingest import run_ingest
 
     with Progress(
         SpinnerColumn(),
@@ -181,7 +181,7 @@ def _run_with_progress(config: BrandsConfig, brand: str, source: str, **kwargs):
 
 
 def _report(summaries) -> None:
-    from indexing.analyst import terminal_text
+    from brandpulse.analyst.search import terminal_text
 
     partial = False
     for s in summaries:
@@ -203,7 +203,7 @@ def ingest(
     config: ConfigOpt = None,
 ) -> None:
     """Fetch new mentions for configured (brand, source) pairs and index them."""
-    from brandpulse.pipeline import prepare_indices
+    from brandpulse.pipeline.steps import prepare_indices
 
     cfg = _config(config)
     pairs = [(b, s) for b, s in cfg.pairs() if (brand in (None, b)) and (source in (None, s))]
@@ -227,8 +227,8 @@ def import_file(
 ) -> None:
     """Import one file for a brand (ad hoc; every row is taken as the brand's
     unless --apply-query)."""
-    from brandpulse.config import Brand
-    from brandpulse.pipeline import prepare_indices
+    from brandpulse.core.config import Brand
+    from brandpulse.pipeline.steps import prepare_indices
 
     cfg = _config(config) if (config or get_settings().config_path.exists()) else None
     known = {b.name: b for b in cfg.brands} if cfg else {}
@@ -253,9 +253,9 @@ def enrich(
     """Language and sentiment for mentions not yet enriched by the current model."""
     from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from brandpulse.pipeline import enrich_brand
+    from brandpulse.pipeline.enrich import count_pending, pending_query
+    from brandpulse.pipeline.steps import enrich_brand
     from indexing.client import make_client
-    from indexing.enrichment import count_pending, pending_query
     from nlp.enrich import enrichment_version
     from nlp.sentiment import get_model
 
@@ -361,7 +361,7 @@ def demo(
 ) -> None:
     """Start ES, install templates, replay the sample dataset through the ingest DAG,
     and print what was indexed."""
-    from brandpulse.demo import run_demo
+    from brandpulse.dev.demo import run_demo
 
     run_demo(port=port, config_path=config, say=lambda msg: console.print(f"[bold cyan]▶[/] {msg}"))
     print_counts()

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
-from nlp.labelled import Example
+from nlp.training.labelled import Example
 
 LICENCE_NOTES = """\
 - Base encoder: multilingual-e5-small (intfloat, MIT licence), as shipped 4-bit
@@ -32,20 +32,25 @@ def describe_data(paths: list[Path], examples: list[Example]) -> list[dict]:
     rows = []
     for path in paths:
         labels = {label: n for (src, label), n in per_file.items() if src == str(path)}
-        rows.append({
-            "file": f"{Path(path).parent.name}/{Path(path).name}",
-            "examples": sum(labels.values()),
-            "labels": dict(sorted(labels.items())),
-            "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
-        })
+        rows.append(
+            {
+                "file": f"{Path(path).parent.name}/{Path(path).name}",
+                "examples": sum(labels.values()),
+                "labels": dict(sorted(labels.items())),
+                "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+            }
+        )
     return rows
 
 
 def _blend_lines(blend: dict | None) -> list[str]:
     if not blend:
         return ["- Transformer only (no character n-gram model)."]
-    rows = [f"  - {g}: weight {c['weight']}, held-out mean per-file macro-recall {c['before']} → "
-            f"{c['after']} ({c['n']} texts)" for g, c in blend["groups"].items()]
+    rows = [
+        f"  - {g}: weight {c['weight']}, held-out mean per-file macro-recall {c['before']} → "
+        f"{c['after']} ({c['n']} texts)"
+        for g, c in blend["groups"].items()
+    ]
     return [
         "- Plus a character n-gram model (hashed char 2-5-grams, TF-IDF, logistic regression,",
         "  files balanced) trained on the same examples; class log-probabilities are blended",
@@ -55,16 +60,35 @@ def _blend_lines(blend: dict | None) -> list[str]:
     ]
 
 
-def write_card(model_dir: Path, *, spec, settings, data: list[dict], history: list[dict],
-               evaluations: dict, seconds: float, command: str, n_train: int, n_holdout: int,
-               blend: dict | None = None, transformer_from: str | None = None) -> None:
+def write_card(
+    model_dir: Path,
+    *,
+    spec,
+    settings,
+    data: list[dict],
+    history: list[dict],
+    evaluations: dict,
+    seconds: float,
+    command: str,
+    n_train: int,
+    n_holdout: int,
+    blend: dict | None = None,
+    transformer_from: str | None = None,
+) -> None:
     """Write ``MODEL_CARD.md`` and ``metrics.json`` next to the weights."""
     model_dir = Path(model_dir)
     metrics = {
-        "model": spec.name, "version": spec.version, "train_seconds": seconds,
-        "n_train": n_train, "n_holdout": n_holdout, "holdout_history": history,
-        "evaluations": evaluations, "settings": asdict(settings), "data": data,
-        "blend": blend, "transformer_from": transformer_from,
+        "model": spec.name,
+        "version": spec.version,
+        "train_seconds": seconds,
+        "n_train": n_train,
+        "n_holdout": n_holdout,
+        "holdout_history": history,
+        "evaluations": evaluations,
+        "settings": asdict(settings),
+        "data": data,
+        "blend": blend,
+        "transformer_from": transformer_from,
         "machine": {"python": platform.python_version(), "processor": platform.processor()},
     }
     (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -82,21 +106,30 @@ def write_card(model_dir: Path, *, spec, settings, data: list[dict], history: li
         "  classifier fine-tuned with class-balanced cross-entropy (bfloat16 autocast, CPU).",
         f"- Settings: `{json.dumps(asdict(settings))}`",
         *_blend_lines(blend),
-        *([f"- The transformer part was trained by an earlier run of the same command ({transformer_from});",
-           "  this run (`--encoder-from`) trained the character n-gram stage."] if transformer_from else []),
+        *(
+            [
+                "- The transformer part was trained by an earlier run of the same command "
+                f"({transformer_from});",
+                "  this run (`--encoder-from`) trained the character n-gram stage.",
+            ]
+            if transformer_from
+            else []
+        ),
         "",
         "## Training data",
         "| file | examples | labels | sha256 |",
         "| --- | --- | --- | --- |",
-        *[f"| {d['file']} | {d['examples']} | "
-          f"{d['labels']} | {d['sha256'][:12]} |" for d in data],
+        *[f"| {d['file']} | {d['examples']} | {d['labels']} | {d['sha256'][:12]} |" for d in data],
         "",
         f"{n_train} examples trained on, {n_holdout} held out (random, from the training files) to",
         f"pick the epoch. Training took {seconds / 60:.1f} min.",
         "",
         "## Held-out slice of the training data, per epoch",
-        *[f"- epoch {h['epoch']}: macro-recall {h['macro_recall']}, macro-F1 {h['macro_f1']}, "
-          f"accuracy {h['accuracy']}" for h in history],
+        *[
+            f"- epoch {h['epoch']}: macro-recall {h['macro_recall']}, macro-F1 {h['macro_f1']}, "
+            f"accuracy {h['accuracy']}"
+            for h in history
+        ],
         "",
         "## Evaluation (`--eval` / `--eval-by-language` files, after training)",
         "```json",
@@ -107,9 +140,14 @@ def write_card(model_dir: Path, *, spec, settings, data: list[dict], history: li
         "```",
         command,
         "```",
-        *(["Without `--encoder-from`, the same command trains both stages from scratch",
-           "(the transformer takes about 35 min on one core, the character n-gram stage about 2)."]
-          if transformer_from else []),
+        *(
+            [
+                "Without `--encoder-from`, the same command trains both stages from scratch",
+                "(the transformer takes about 35 min on one core, the character n-gram stage about 2).",
+            ]
+            if transformer_from
+            else []
+        ),
         "",
         "## Limits",
         "- Trained on tweets from 2013-2017 (English) and 7 UMSAB languages; other languages",

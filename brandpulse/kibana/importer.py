@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from indexing.kibana_objects import to_ndjson
+from brandpulse.kibana.objects import to_ndjson
 
 SPACE = re.compile(r"^[a-z0-9_-]{1,128}$")
 FILENAME = "brandpulse-saved-objects.ndjson"

@@ -2,8 +2,8 @@
 built in Python so that every id is stable across builds.
 
 `build_objects(prefix)` returns the objects; `write_ndjson()` writes them to
-`indexing/kibana/saved_objects.ndjson` (the committed file; a test checks that it
-equals the builder's output). Run `python -m indexing.kibana_objects` after a change.
+`brandpulse/kibana/saved_objects/saved_objects.ndjson` (the committed file; a test checks that it
+equals the builder's output). Run `python -m brandpulse.kibana.objects` after a change.
 
 Format notes (Kibana's own sample data and Lens migrations are the reference):
 Lens panels are `lens` saved objects whose layers live in
@@ -25,7 +25,7 @@ from typing import Any
 
 MENTIONS_VIEW = "brandpulse-mentions"
 ALERTS_VIEW = "brandpulse-alerts"
-NDJSON_PATH = Path(__file__).resolve().parent / "kibana" / "saved_objects.ndjson"
+NDJSON_PATH = Path(__file__).resolve().parent / "saved_objects" / "saved_objects.ndjson"
 
 CORE_MIGRATION = "8.8.0"
 TYPE_MIGRATION = {"index-pattern": "7.11.0", "search": "7.9.3", "lens": "8.9.0", "dashboard": "8.7.0"}

@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 from elasticsearch import Elasticsearch
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from brandpulse.settings import IndexNames
-from indexing.analyst import MentionFilter, Stats, clean_text, mention_stats, terminal_text
+from brandpulse.analyst.search import MentionFilter, Stats, clean_text, mention_stats, terminal_text
+from brandpulse.core.settings import IndexNames
 
-TEMPLATES = Path(__file__).resolve().parent / "report_templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 COLORS = {"negative": "#c0392b", "neutral": "#95a5a6", "positive": "#27ae60", "unscored": "#d5d8dc"}
 
 

@@ -16,8 +16,9 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="NLP enrichment: sentiment training and evaluation, language id.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="NLP enrichment: sentiment training and evaluation, language id.", no_args_is_help=True
+)
 
 FilesArg = Annotated[list[Path] | None, typer.Argument(help="More labelled JSONL files.", show_default=False)]
 
@@ -36,25 +37,36 @@ def train_sentiment(
     data: Annotated[list[Path] | None, typer.Option("--data", help="Labelled JSONL {text, label}.")] = None,
     more: FilesArg = None,
     eval_files: Annotated[list[Path] | None, typer.Option("--eval", help="JSONL to evaluate on.")] = None,
-    eval_by_language: Annotated[Path | None, typer.Option(
-        "--eval-by-language", help="Folder of <language>/val.jsonl to evaluate on.")] = None,
+    eval_by_language: Annotated[
+        Path | None, typer.Option("--eval-by-language", help="Folder of <language>/val.jsonl to evaluate on.")
+    ] = None,
     name: str = "e5-sentiment",
     version: str = "1.1.0",
     epochs: int = 2,
     cut_layer: Annotated[int, typer.Option(help="Layers below this stay frozen.")] = 6,
     threads: int = 1,
     seed: int = 13,
-    min_per_source: Annotated[int, typer.Option(
-        help="Repeat smaller files up to this many examples per epoch.")] = 6000,
-    class_balance: Annotated[str, typer.Option(
-        help="Balance classes over all files pooled ('global') or within each file ('source').")] = "global",
-    char_ngrams: Annotated[bool, typer.Option(
-        help="Also train the character n-gram model and its blend weights.")] = True,
-    encoder_from: Annotated[Path | None, typer.Option(
-        "--encoder-from", help="Reuse the transformer of an earlier run (same data, seed and settings) "
-        "and train only the character n-gram stage.")] = None,
-    calibrate: Annotated[bool, typer.Option(
-        help="Tune class logit offsets on the held-out training slice.")] = True,
+    min_per_source: Annotated[
+        int, typer.Option(help="Repeat smaller files up to this many examples per epoch.")
+    ] = 6000,
+    class_balance: Annotated[
+        str,
+        typer.Option(help="Balance classes over all files pooled ('global') or within each file ('source')."),
+    ] = "global",
+    char_ngrams: Annotated[
+        bool, typer.Option(help="Also train the character n-gram model and its blend weights.")
+    ] = True,
+    encoder_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--encoder-from",
+            help="Reuse the transformer of an earlier run (same data, seed and settings) "
+            "and train only the character n-gram stage.",
+        ),
+    ] = None,
+    calibrate: Annotated[
+        bool, typer.Option(help="Tune class logit offsets on the held-out training slice.")
+    ] = True,
 ) -> None:
     """Fine-tune the offline default model on labelled JSONL; write it with a model card."""
     import logging
@@ -62,18 +74,25 @@ def train_sentiment(
     from tqdm import tqdm
 
     from nlp import e5_sentiment
-    from nlp.labelled import read_many
-    from nlp.model_card import describe_data, write_card
-    from nlp.training import TrainSettings, train
+    from nlp.training.labelled import read_many
+    from nlp.training.model_card import describe_data, write_card
+    from nlp.training.transformer import TrainSettings, train
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     files = _files(data, more)
     if not files:
         raise typer.BadParameter("give at least one --data file")
     examples = read_many(files)
-    settings = TrainSettings(epochs=epochs, cut_layer=cut_layer, threads=threads, seed=seed,
-                             min_examples_per_source=min_per_source, calibrate=calibrate,
-                             class_balance=class_balance, char_ngrams=char_ngrams)
+    settings = TrainSettings(
+        epochs=epochs,
+        cut_layer=cut_layer,
+        threads=threads,
+        seed=seed,
+        min_examples_per_source=min_per_source,
+        calibrate=calibrate,
+        class_balance=class_balance,
+        char_ngrams=char_ngrams,
+    )
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -93,19 +112,38 @@ def train_sentiment(
 
     (out / CHAR_FILE).unlink(missing_ok=True)  # a stale one from an earlier run in this directory
     if settings.char_ngrams:
-        from nlp.char_training import add_char_ngrams
+        from nlp.training.char import add_char_ngrams
 
         typer.echo("training the character n-gram model and choosing blend weights ...", err=True)
         blend = add_char_ngrams(out, examples, result.hold, result.fit)
     evaluations = _evaluate_new(out, eval_files or [], eval_by_language)
     args = sys.argv[sys.argv.index("train-sentiment") + 1 :] if "train-sentiment" in sys.argv else []
     command = "brandpulse train-sentiment " + " ".join(shlex.quote(_portable(a)) for a in args)
-    write_card(out, spec=e5_sentiment.ModelSpec.read(out), settings=settings,
-               data=describe_data(files, examples), history=result.history, evaluations=evaluations,
-               seconds=result.seconds, command=command, n_train=result.n_train,
-               n_holdout=result.n_holdout, blend=blend, transformer_from=history_from)
-    typer.echo(json.dumps({"out": str(out), "train_seconds": result.seconds,
-                           "holdout": result.holdout_scores, "blend": blend, "evaluations": evaluations}))
+    write_card(
+        out,
+        spec=e5_sentiment.ModelSpec.read(out),
+        settings=settings,
+        data=describe_data(files, examples),
+        history=result.history,
+        evaluations=evaluations,
+        seconds=result.seconds,
+        command=command,
+        n_train=result.n_train,
+        n_holdout=result.n_holdout,
+        blend=blend,
+        transformer_from=history_from,
+    )
+    typer.echo(
+        json.dumps(
+            {
+                "out": str(out),
+                "train_seconds": result.seconds,
+                "holdout": result.holdout_scores,
+                "blend": blend,
+                "evaluations": evaluations,
+            }
+        )
+    )
 
 
 def _reuse_encoder(source: Path, examples, settings, name: str, version: str, out: Path):
@@ -119,27 +157,37 @@ def _reuse_encoder(source: Path, examples, settings, name: str, version: str, ou
     from types import SimpleNamespace
 
     from nlp import e5_sentiment
-    from nlp.training import split_holdout
+    from nlp.training.transformer import split_holdout
 
     metrics = json.loads((source / "metrics.json").read_text())
     recorded = metrics.get("settings", {})
     for key in ("seed", "holdout", "cut_layer", "epochs", "min_examples_per_source", "class_balance"):
         if key in recorded and recorded[key] != getattr(settings, key):
-            raise typer.BadParameter(f"{source} was trained with {key}={recorded[key]!r}, "
-                                     f"not {getattr(settings, key)!r}", param_hint="--encoder-from")
+            raise typer.BadParameter(
+                f"{source} was trained with {key}={recorded[key]!r}, not {getattr(settings, key)!r}",
+                param_hint="--encoder-from",
+            )
     hold, fit = split_holdout(len(examples), settings)
     if metrics.get("n_holdout") != len(hold):
-        raise typer.BadParameter(f"{source} held out {metrics.get('n_holdout')} examples, this data "
-                                 f"gives {len(hold)}: not the same training files",
-                                 param_hint="--encoder-from")
+        raise typer.BadParameter(
+            f"{source} held out {metrics.get('n_holdout')} examples, this data "
+            f"gives {len(hold)}: not the same training files",
+            param_hint="--encoder-from",
+        )
     out.mkdir(parents=True, exist_ok=True)
     if source.resolve() != out.resolve():
         shutil.copy2(source / e5_sentiment.DELTA_FILE, out / e5_sentiment.DELTA_FILE)
     spec = e5_sentiment.ModelSpec.read(source)
     dataclasses.replace(spec, name=name, version=version, blend=None).write(out)
-    result = SimpleNamespace(history=metrics.get("holdout_history", []), seconds=metrics.get("train_seconds"),
-                             n_train=metrics.get("n_train"), n_holdout=len(hold), hold=hold, fit=fit,
-                             holdout_scores=metrics.get("holdout_history", []))
+    result = SimpleNamespace(
+        history=metrics.get("holdout_history", []),
+        seconds=metrics.get("train_seconds"),
+        n_train=metrics.get("n_train"),
+        n_holdout=len(hold),
+        hold=hold,
+        fit=fit,
+        holdout_scores=metrics.get("holdout_history", []),
+    )
     return result, f"{metrics.get('model')} {metrics.get('version')}"
 
 
@@ -156,9 +204,9 @@ def _short(path: Path) -> str:
 
 
 def _evaluate_new(model_dir: Path, files: list[Path], by_language: Path | None) -> dict:
-    from nlp.evaluation import by_language_summary, evaluate, evaluate_by_language
-    from nlp.labelled import read_jsonl
     from nlp.sentiment import create
+    from nlp.training.evaluation import by_language_summary, evaluate, evaluate_by_language
+    from nlp.training.labelled import read_jsonl
 
     if not files and by_language is None:
         return {}
@@ -173,17 +221,20 @@ def _evaluate_new(model_dir: Path, files: list[Path], by_language: Path | None) 
 def eval_sentiment(
     data: Annotated[list[Path] | None, typer.Option("--data", help="Labelled JSONL {text, label}.")] = None,
     more: FilesArg = None,
-    model: Annotated[str, typer.Option(
-        "--model", help="'default', 'vader', a model directory or a Hugging Face id/path.")] = "default",
-    by_language: Annotated[Path | None, typer.Option(
-        "--by-language", help="Folder of <language>/<split>.jsonl: score each language.")] = None,
+    model: Annotated[
+        str, typer.Option("--model", help="'default', 'vader', a model directory or a Hugging Face id/path.")
+    ] = "default",
+    by_language: Annotated[
+        Path | None,
+        typer.Option("--by-language", help="Folder of <language>/<split>.jsonl: score each language."),
+    ] = None,
     split: str = "val",
 ) -> None:
     """Confusion matrix, then one JSON line: n, macro_recall, macro_f1, accuracy, posts_per_s."""
-    from nlp.evaluation import Evaluation, by_language_summary, evaluate, evaluate_by_language
-    from nlp.labelled import read_many
-    from nlp.metrics import format_confusion
     from nlp.sentiment import create
+    from nlp.training.evaluation import Evaluation, by_language_summary, evaluate, evaluate_by_language
+    from nlp.training.labelled import read_many
+    from nlp.training.metrics import format_confusion
 
     files = _files(data, more)
     if not files and by_language is None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nlp.labelled import LABELS
+from nlp.training.labelled import LABELS
 
 
 def confusion(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] = LABELS) -> np.ndarray:
@@ -41,8 +41,9 @@ def scores_from_matrix(m: np.ndarray) -> dict:
     }
 
 
-def mean_file_macro_recall(pred: np.ndarray, gold: np.ndarray, files: Sequence[str],
-                           min_texts: int = 0) -> float | None:
+def mean_file_macro_recall(
+    pred: np.ndarray, gold: np.ndarray, files: Sequence[str], min_texts: int = 0
+) -> float | None:
     """Mean over files of macro-recall (0-1) on class ids; files with fewer than
     ``min_texts`` texts are skipped (``None`` when none is left)."""
     files_arr = np.asarray(files)

@@ -1,5 +1,5 @@
 """Analyst, report, lifecycle and Kibana commands, mounted into `brandpulse`
-(`app.add_typer(indexing.cli_commands.app)` merges them into the top level).
+(`app.add_typer(brandpulse.cli.analyst.app)` merges them into the top level).
 
 Exit codes: 0 ok, 1 failure, 2 bad usage.
 """
@@ -45,13 +45,13 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _now(at: str | None) -> datetime:
-    from indexing.analyst import parse_time
+    from brandpulse.analyst.search import parse_time
 
     return parse_time(at) if at else datetime.now(UTC)
 
 
 def _window(since: str | None, start: str | None, end: str | None, at: str | None, default: str | None):
-    from indexing.analyst import AnalystError, parse_time, resolve_window
+    from brandpulse.analyst.search import AnalystError, parse_time, resolve_window
 
     try:
         return resolve_window(
@@ -65,7 +65,7 @@ def _window(since: str | None, start: str | None, end: str | None, at: str | Non
 
 
 def _client():
-    from brandpulse.settings import get_settings
+    from brandpulse.core.settings import get_settings
     from indexing.client import make_client
 
     settings = get_settings()
@@ -73,7 +73,7 @@ def _client():
 
 
 def _brand_title(brand: str) -> str:
-    from brandpulse.config import ConfigError, load_config
+    from brandpulse.core.config import ConfigError, load_config
 
     try:
         return load_config().brand(brand).title
@@ -107,7 +107,13 @@ def search(
     """Search mentions (newest first) and print a table or export CSV / JSON Lines."""
     from elasticsearch import NotFoundError
 
-    from indexing.analyst import AnalystError, MentionFilter, build_query, count_matches, export_mentions
+    from brandpulse.analyst.search import (
+        AnalystError,
+        MentionFilter,
+        build_query,
+        count_matches,
+        export_mentions,
+    )
 
     window = _window(since, start, end, at, None)
     try:
@@ -151,7 +157,7 @@ def _progress(stack: ExitStack, total: int):
 
 
 def _write(fmt: Format, docs, sink, raw_csv: bool) -> int:
-    from indexing.analyst import write_csv, write_jsonl
+    from brandpulse.analyst.search import write_csv, write_jsonl
 
     if fmt is Format.csv:
         return write_csv(docs, sink, safe=not raw_csv)
@@ -163,7 +169,7 @@ def _print_table(docs: list[dict], total: int) -> None:
     characters (ANSI/OSC escapes) are shown escaped, not sent to the terminal."""
     from rich.text import Text
 
-    from indexing.analyst import flatten, terminal_text
+    from brandpulse.analyst.search import flatten, terminal_text
 
     table = Table(title=f"{len(docs):,} of {total:,} mentions", title_justify="left", show_lines=False)
     for name in ("created_at", "platform", "sentiment", "author", "likes", "text"):
@@ -208,7 +214,7 @@ def stats(
     """Volume, sentiment split, top topics and a sparkline of negative volume (default: 7d)."""
     from rich.text import Text
 
-    from indexing.analyst import mention_stats, sparkline, terminal_text
+    from brandpulse.analyst.search import mention_stats, sparkline, terminal_text
 
     window_start, window_end = _closed_window("stats", since, start, end, at)
     client, settings = _client()
@@ -250,7 +256,7 @@ def report(
     at: At = None,
 ) -> None:
     """Write a self-contained HTML report (charts inlined) for people without Kibana."""
-    from indexing.report import write_report
+    from brandpulse.analyst.report import write_report
 
     window_start, window_end = _closed_window("report", since, start, end, at)
     client, settings = _client()
@@ -340,7 +346,7 @@ def retention_cmd(
     dry_run: Annotated[bool, typer.Option(help="count, delete nothing")] = False,
 ) -> None:
     """Delete mentions older than the retention period (whole old generations first)."""
-    from brandpulse.config import ConfigError, load_config
+    from brandpulse.core.config import ConfigError, load_config
     from indexing.lifecycle import apply_retention
 
     if days is None:
@@ -370,9 +376,15 @@ def kibana_import(
     """Import the dashboards, Lens panels, data views and saved search (overwriting).
 
     Credentials: KIBANA_API_KEY, or KIBANA_USERNAME + KIBANA_PASSWORD (never printed)."""
-    from brandpulse.settings import get_settings
-    from indexing.kibana_import import ImportPlan, KibanaAuth, KibanaImportError, import_objects, import_url
-    from indexing.kibana_objects import build_objects
+    from brandpulse.core.settings import get_settings
+    from brandpulse.kibana.importer import (
+        ImportPlan,
+        KibanaAuth,
+        KibanaImportError,
+        import_objects,
+        import_url,
+    )
+    from brandpulse.kibana.objects import build_objects
 
     try:
         plan = ImportPlan(
@@ -396,11 +408,12 @@ def kibana_import(
 @kibana_app.command("build")
 def kibana_build(
     output: Annotated[
-        Path | None, typer.Option("--out", "-o", help="default: indexing/kibana/saved_objects.ndjson")
+        Path | None,
+        typer.Option("--out", "-o", help="default: brandpulse/kibana/saved_objects/saved_objects.ndjson"),
     ] = None,
     prefix: Annotated[str, typer.Option(help="index prefix in the data view titles")] = "brandpulse",
 ) -> None:
     """Regenerate the saved-objects ndjson (stable ids). `kibana import` builds them itself."""
-    from indexing.kibana_objects import NDJSON_PATH, write_ndjson
+    from brandpulse.kibana.objects import NDJSON_PATH, write_ndjson
 
     out.print(f"wrote {write_ndjson(output or NDJSON_PATH, prefix=prefix)}")

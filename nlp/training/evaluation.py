@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp.labelled import Example, read_jsonl
-from nlp.metrics import confusion, scores, scores_from_matrix
 from nlp.sentiment import SentimentModel
+from nlp.training.labelled import Example, read_jsonl
+from nlp.training.metrics import confusion, scores, scores_from_matrix
 
 
 @dataclass

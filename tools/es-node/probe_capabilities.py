@@ -3,9 +3,9 @@
 Every row is a real request against a running node (nothing is guessed). Usage, with the
 project venv, from the repo root:
 
-    python indexing/es-node/probe_capabilities.py            # starts a throwaway node
-    python indexing/es-node/probe_capabilities.py --url http://127.0.0.1:9200
-    python indexing/es-node/probe_capabilities.py --markdown # table for the README
+    python tools/es-node/probe_capabilities.py            # starts a throwaway node
+    python tools/es-node/probe_capabilities.py --url http://127.0.0.1:9200
+    python tools/es-node/probe_capabilities.py --markdown # table for the README
 
 Exit code 0 whatever is unsupported; non-zero only if the node cannot be reached.
 """
@@ -727,7 +727,7 @@ def main() -> int:
         print(f"node: {es.info()['version']['number']} at {args.url}", file=sys.stderr)
         print_rows(run(es), args.markdown)
         return 0
-    from brandpulse import es_node
+    from brandpulse.dev import es_node
 
     with tempfile.TemporaryDirectory(prefix="bp-probe-") as tmp:
         node = es_node.start(port=_free_port(), state_dir=Path(tmp) / "es")

@@ -1,6 +1,6 @@
 """A real, project-managed Elasticsearch 8 node for tests, CI and the demo.
 
-The node is a small Java launcher (``indexing/es-node``) around the official
+The node is a small Java launcher (``tools/es-node``) around the official
 ``org.elasticsearch:elasticsearch`` server jar from Maven Central. ``build()``
 compiles it once into ``~/.cache/brandpulse/es-node/<content hash>/lib``;
 ``start()`` runs it detached on ``127.0.0.1:<port>`` with its data, logs and pid
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-ES_NODE_DIR = REPO_ROOT / "indexing" / "es-node"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ES_NODE_DIR = REPO_ROOT / "tools" / "es-node"
 MAIN_CLASS = "io.brandpulse.esnode.Main"
 DEFAULT_PORT = 9200
 DEFAULT_HEAP = "512m:1g"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import numpy as np
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
-from brandpulse.settings import IndexNames
+from brandpulse.core.settings import IndexNames
 from indexing.pit import pit_pages
 from indexing.writer import existing_locations
 from nlp.topics import TopicDoc, TopicSettings, TopicState, update_topics

@@ -23,9 +23,9 @@ import numpy as np
 
 from nlp import e5_sentiment
 from nlp.e5_base import cache_dir
-from nlp.labelled import Example
-from nlp.metrics import mean_file_macro_recall, scores
 from nlp.normalize import normalise_for_model
+from nlp.training.labelled import Example
+from nlp.training.metrics import mean_file_macro_recall, scores
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,13 @@ def _cache_key(texts: Sequence[str], cut: int, max_length: int) -> str:
     return h.hexdigest()[:24]
 
 
-def encode_lower(model, tokenizer, texts: Sequence[str], settings: TrainSettings,
-                 progress: Callable[[int], None] | None = None) -> list[np.ndarray]:
+def encode_lower(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    settings: TrainSettings,
+    progress: Callable[[int], None] | None = None,
+) -> list[np.ndarray]:
     """Hidden states after the frozen layers, one fp16 (tokens, hidden) array per text.
 
     Cached on disk by content hash, so re-training with other top-layer
@@ -138,8 +143,13 @@ def encode_lower(model, tokenizer, texts: Sequence[str], settings: TrainSettings
     with torch.inference_mode():
         for s in range(0, len(order), bs):
             idx = order[s : s + bs]
-            batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                              max_length=settings.max_length, return_tensors="pt")
+            batch = tokenizer(
+                [texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=settings.max_length,
+                return_tensors="pt",
+            )
             hidden = embeddings(input_ids=batch["input_ids"])
             ext = _layer_mask(model, hidden, batch["attention_mask"])
             for layer in lower:
@@ -182,8 +192,9 @@ def _length_bucketed(indices: list[int], states, batch_size: int, rng: random.Ra
     return batches
 
 
-def _epoch_indices(fit: Sequence[int], examples: Sequence[Example], minimum: int,
-                   rng: random.Random) -> list[int]:
+def _epoch_indices(
+    fit: Sequence[int], examples: Sequence[Example], minimum: int, rng: random.Random
+) -> list[int]:
     """One epoch's examples: every source file at least ``minimum`` times (repeated, shuffled)."""
     by_source: dict[str, list[int]] = {}
     for i in fit:
@@ -195,8 +206,9 @@ def _epoch_indices(fit: Sequence[int], examples: Sequence[Example], minimum: int
     return out
 
 
-def split_holdout(n: int, settings: TrainSettings,
-                  rng: random.Random | None = None) -> tuple[list[int], list[int]]:
+def split_holdout(
+    n: int, settings: TrainSettings, rng: random.Random | None = None
+) -> tuple[list[int], list[int]]:
     """(held-out, fit) example indices; the same for the same ``n`` and seed."""
     rng = rng or random.Random(settings.seed)
     indices = list(range(n))
@@ -205,8 +217,9 @@ def split_holdout(n: int, settings: TrainSettings,
     return sorted(indices[:n_hold]), indices[n_hold:]
 
 
-def class_weights(sample: Sequence[int], examples: Sequence[Example], y: np.ndarray,
-                  balance: str) -> np.ndarray:
+def class_weights(
+    sample: Sequence[int], examples: Sequence[Example], y: np.ndarray, balance: str
+) -> np.ndarray:
     """Loss weight per example (indexed like ``examples``): inverse class frequency in ``sample``.
 
     ``"source"`` counts classes within each training file, ``"global"`` over
@@ -242,9 +255,13 @@ def predict_cached(model, states, indices: Sequence[int], cut: int, batch_size: 
     return np.stack([probs[i] for i in indices])
 
 
-def train(examples: Sequence[Example], name: str, version: str,
-          settings: TrainSettings | None = None,
-          progress: Callable[[str, int, int], None] | None = None) -> TrainResult:
+def train(
+    examples: Sequence[Example],
+    name: str,
+    version: str,
+    settings: TrainSettings | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> TrainResult:
     """Fine-tune the top layers on ``examples``; returns the best epoch's model."""
     import torch
 
@@ -253,8 +270,9 @@ def train(examples: Sequence[Example], name: str, version: str,
     torch.set_num_threads(settings.threads)
     rng = random.Random(settings.seed)
     torch.manual_seed(settings.seed)
-    spec = e5_sentiment.ModelSpec(name=name, version=version, cut_layer=settings.cut_layer,
-                                  max_length=settings.max_length)
+    spec = e5_sentiment.ModelSpec(
+        name=name, version=version, cut_layer=settings.cut_layer, max_length=settings.max_length
+    )
     tokenizer, model = e5_sentiment.new_classifier(spec.labels)
     label_id = {label: i for i, label in enumerate(spec.labels)}
     texts = model_inputs([ex.text for ex in examples], spec.prefix)
@@ -305,8 +323,9 @@ def train(examples: Sequence[Example], name: str, version: str,
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=_bf16_ok()):
                 logits = head_logits(model, run_layers(model, hidden, mask, settings.cut_layer, n_layers))
             w = example_weight[batch]
-            per_example = torch.nn.functional.cross_entropy(logits.float(), torch.from_numpy(y[batch]),
-                                                            reduction="none")
+            per_example = torch.nn.functional.cross_entropy(
+                logits.float(), torch.from_numpy(y[batch]), reduction="none"
+            )
             loss = (per_example * w).sum() / w.sum()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(top + head, 1.0)
@@ -330,8 +349,10 @@ def train(examples: Sequence[Example], name: str, version: str,
         log.info("epoch %d holdout %s", epoch + 1, hold_scores)
         if best is None or hold_scores["mean_source_macro_recall"] > best[0]:
             keep = e5_sentiment.trainable_prefixes(settings.cut_layer, n_layers)
-            best = (hold_scores["mean_source_macro_recall"],
-                    {k: v.detach().clone() for k, v in model.state_dict().items() if k.startswith(keep)})
+            best = (
+                hold_scores["mean_source_macro_recall"],
+                {k: v.detach().clone() for k, v in model.state_dict().items() if k.startswith(keep)},
+            )
     assert best is not None
     model.load_state_dict(best[1], strict=False)
     model.eval()
@@ -343,14 +364,22 @@ def train(examples: Sequence[Example], name: str, version: str,
         chosen = {**chosen, "calibrated_mean_source_macro_recall": after, "logit_bias": bias.tolist()}
         log.info("class bias %s: holdout mean per-file macro-recall %s", bias.tolist(), after)
     return TrainResult(
-        model=model, tokenizer=tokenizer, spec=spec, holdout_scores=chosen, history=history,
-        seconds=round(time.monotonic() - started, 1), n_train=len(fit), n_holdout=len(hold),
-        hold=hold, fit=fit,
+        model=model,
+        tokenizer=tokenizer,
+        spec=spec,
+        holdout_scores=chosen,
+        history=history,
+        seconds=round(time.monotonic() - started, 1),
+        n_train=len(fit),
+        n_holdout=len(hold),
+        hold=hold,
+        fit=fit,
     )
 
 
-def calibrate_bias(probs: np.ndarray, gold: np.ndarray, sources: Sequence[str],
-                   grid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+def calibrate_bias(
+    probs: np.ndarray, gold: np.ndarray, sources: Sequence[str], grid: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
     """Per-class logit offsets that maximise the mean per-file macro-recall on held-out data.
 
     Tuned on the slice held out from the training files (never on validation

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from brandpulse.config import load_config
-from brandpulse.settings import get_settings
-from brandpulse.timeutil import as_utc
+from brandpulse.core.config import load_config
+from brandpulse.core.settings import get_settings
+from brandpulse.core.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def plan_pairs() -> list[dict[str, str]]:
 
 def ingest_pair(brand: str, source: str, run_id: str | None = None) -> dict:
     """Ingest one (brand, source) pair; returns the summary as a dict."""
-    from listeners.runner import run_ingest
+    from brandpulse.pipeline.ingest import run_ingest
 
     return run_ingest(load_config(), brand, source, run_id=run_id).to_dict()
 
@@ -68,8 +68,8 @@ def retention(until, dry_run: bool = False) -> dict:
 
 def enrich_brand(brand: str | None = None, reprocess: bool = False, on_batch=None) -> dict:
     """Language + sentiment for mentions not yet enriched by the current model version."""
+    from brandpulse.pipeline.enrich import enrich_mentions
     from indexing.client import make_client
-    from indexing.enrichment import enrich_mentions
     from nlp.enrich import enrich_texts, enrichment_version
     from nlp.sentiment import get_model
 
@@ -97,7 +97,7 @@ def enrich_brand(brand: str | None = None, reprocess: bool = False, on_batch=Non
 def assign_brand_topics(client, settings, brand: str) -> dict:
     """Topics for the brand's enriched mentions that have none yet (stable ids)."""
     from alerts.explain import STOPWORDS
-    from indexing.topics_step import assign_topics
+    from brandpulse.pipeline.topics import assign_topics
     from nlp.embeddings import get_embedder
 
     embedder = get_embedder()  # loaded once per process

@@ -1,0 +1,1 @@
+"""The `brandpulse` command line: one typer app (`app.py`) and its command groups."""

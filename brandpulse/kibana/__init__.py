@@ -1,0 +1,1 @@
+"""Kibana dashboards as saved objects (generated, committed as ndjson) and their import."""
