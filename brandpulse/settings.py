@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     def effective_es_url(self) -> str:
         return self.es_url or f"http://127.0.0.1:{self.es_port}"
 
+    @property
+    def es_hosts(self) -> list[str]:
+        """The node URLs of the cluster: ES_URL may list several, comma-separated."""
+        return [url.strip() for url in self.effective_es_url.split(",") if url.strip()]
+
     @cached_property
     def indices(self) -> IndexNames:
         return IndexNames(self.index_prefix)

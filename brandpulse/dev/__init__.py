@@ -1,0 +1,1 @@
+"""Developer tools (not imported by the DAGs or the pipeline at run time)."""
