@@ -139,7 +139,7 @@ class Postgres:
 
     @property
     def celery_result_backend(self) -> str:
-        return f"db+postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
+        return f"db+postgresql+psycopg2://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.database}"
 
     def server_options(self) -> str:
         return f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.socket_dir}"
@@ -324,6 +324,29 @@ def build_config(
         sample_file=sample_file,
         mail_dir=state_dir / "mail",
     )
+
+
+# --------------------------------------------------------------------------- replicas
+
+
+def install_templates(client, prefix: str, replicas: int) -> str:
+    """Install the index templates with ``replicas`` replicas per shard, then the indices.
+
+    The template versions stay those of ``indexing/templates``, so the DAGs' own
+    ``prepare_indices`` finds them up to date and keeps them; the files themselves
+    keep 0 replicas, the single dev node's default."""
+    from brandpulse.settings import IndexNames
+    from indexing.templates import TEMPLATES, ensure_indices, load_template
+
+    names = IndexNames(prefix)
+    for name in TEMPLATES:
+        body = load_template(name, prefix)
+        body["template"].setdefault("settings", {})["number_of_replicas"] = replicas
+        client.indices.put_index_template(name=f"{prefix}-{name}", **body)
+    report = ensure_indices(client, names)
+    for index in (names.mentions, names.state, names.quarantine, names.alerts):  # created before, too
+        client.indices.put_settings(index=index, settings={"index": {"number_of_replicas": replicas}})
+    return str(report)
 
 
 # --------------------------------------------------------------------------- data
@@ -631,17 +654,8 @@ class Check:
             time.sleep(1)
 
     def prepare_indices(self) -> None:
-        """Templates with one replica per shard (same template versions, so the DAG's own
-        prepare_indices finds them up to date), then the indices and aliases."""
-        from brandpulse.settings import IndexNames
-        from indexing.templates import TEMPLATES, ensure_indices, load_template
-
-        client, names = self.es_client(), IndexNames(INDEX_PREFIX)
-        for name in TEMPLATES:
-            body = load_template(name, names.prefix)
-            body["template"].setdefault("settings", {})["number_of_replicas"] = self.cfg.replicas
-            client.indices.put_index_template(name=f"{names.prefix}-{name}", **body)
-        report = ensure_indices(client, names)
+        """Templates with one replica per shard, then the indices and aliases."""
+        report = install_templates(self.es_client(), INDEX_PREFIX, self.cfg.replicas)
         _log(f"index templates with number_of_replicas={self.cfg.replicas}: {report}")
         self.wait_green()
 
@@ -661,9 +675,10 @@ class Check:
         if primary != victim:
             with contextlib.suppress(Exception):
                 client.cluster.reroute(
+                    metric="none",
                     commands=[
                         {"cancel": {"index": write_index, "shard": 0, "node": primary, "allow_primary": True}}
-                    ]
+                    ],
                 )
             self.wait_green()
             shards = client.cat.shards(index=write_index, format="json")
