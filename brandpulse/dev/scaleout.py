@@ -1044,8 +1044,10 @@ class Check:
 
 def _subject(path: Path) -> str:
     import email
+    import email.policy
 
-    return str(email.message_from_bytes(path.read_bytes()).get("Subject", ""))
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    return str(message.get("Subject", ""))
 
 
 def targets_met(result: dict) -> bool:
