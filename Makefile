@@ -41,3 +41,13 @@ es-stop: setup
 clean:
 	-@$(VENV)/bin/brandpulse es stop 2>/dev/null
 	rm -rf .state
+
+# Scaled-out stack on this machine, with faults (brandpulse/dev/scaleout.py): PostgreSQL,
+# Redis, Airflow with two Celery workers, a two-node Elasticsearch cluster; ~10-20 minutes.
+# Needs `make setup` and the Debian packages redis-server and postgresql. Not part of `make test`.
+# VENV=/path/to/venv to use another environment; the state lives in SCALEOUT_STATE.
+SCALEOUT_STATE ?= /tmp/scaleout-state
+.PHONY: scaleout-check
+scaleout-check:
+	@test -x $(VENV)/bin/python || { echo "no $(VENV)/bin/python: run make setup (or pass VENV=...)"; exit 2; }
+	@PYTHONPATH=$(CURDIR) $(VENV)/bin/python -m brandpulse.dev.scaleout --state-dir $(SCALEOUT_STATE)

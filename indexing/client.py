@@ -24,12 +24,18 @@ def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
 
 
 def make_client(settings: Settings | None = None) -> Elasticsearch:
-    """A client for the configured cluster: ES_URL + API key or basic auth, TLS
-    verified by default; without ES_URL, the embedded node on 127.0.0.1."""
+    """A client for the configured cluster: ES_URL (one URL, or several nodes
+    comma-separated: the client fails over between them) + API key or basic auth,
+    TLS verified by default; without ES_URL, the embedded node on 127.0.0.1."""
     s = settings or get_settings()
-    url, userinfo = split_userinfo(s.effective_es_url)
+    hosts: list[str] = []
+    userinfo: tuple[str, str] | None = None
+    for raw in s.es_hosts:  # user:password in a URL becomes basic auth, never logged
+        url, info = split_userinfo(raw)
+        hosts.append(url)
+        userinfo = userinfo or info
     kwargs: dict[str, Any] = {
-        "hosts": [url],
+        "hosts": hosts,
         "request_timeout": s.es_timeout_s,
         "retry_on_timeout": True,
         "max_retries": 3,
@@ -40,7 +46,7 @@ def make_client(settings: Settings | None = None) -> Elasticsearch:
         kwargs["basic_auth"] = (s.es_username, s.es_password.get_secret_value())
     elif userinfo is not None:
         kwargs["basic_auth"] = userinfo
-    if url.startswith("https"):
+    if any(host.startswith("https") for host in hosts):
         kwargs["verify_certs"] = s.es_verify_certs
         if s.es_ca_certs is not None:
             kwargs["ca_certs"] = str(s.es_ca_certs)

@@ -64,8 +64,13 @@ class Settings(BaseSettings):
 
     @property
     def es_url_display(self) -> str:
-        """The cluster URL safe to print (user info, query and fragment removed)."""
-        return redact_url(self.effective_es_url)
+        """The cluster URL(s) safe to print (user info, query and fragment removed)."""
+        return ",".join(redact_url(url) for url in self.es_hosts)
+
+    @property
+    def es_hosts(self) -> list[str]:
+        """The node URLs of the cluster: ES_URL may list several, comma-separated."""
+        return [url.strip() for url in self.effective_es_url.split(",") if url.strip()]
 
     @cached_property
     def indices(self) -> IndexNames:

@@ -1,2 +1,1 @@
-"""Development tooling, not runtime code: the embedded Elasticsearch node
-launcher, the demo, the sample dataset and the local mail sink."""
+"""Developer tools (not imported by the DAGs or the pipeline at run time)."""

@@ -11,6 +11,11 @@ Environment (read at call time): ``BRANDPULSE_ES_PORT`` (default port),
 ``BRANDPULSE_ES_HEAP`` (``MAX`` or ``MIN:MAX``, default ``512m:1g``),
 ``BRANDPULSE_ES_JAVA_OPTS`` (extra JVM flags), ``BRANDPULSE_CACHE_DIR``
 (default ``~/.cache/brandpulse``).
+
+Several nodes form one cluster when each gets its own state dir, HTTP and
+transport ports, a node name, and the same cluster name, seed hosts and initial
+master nodes: see :class:`ClusterNode` and :func:`start_cluster`. Without them a
+node is the single-node cluster it always was (``discovery.type=single-node``).
 """
 
 from __future__ import annotations
@@ -306,7 +311,14 @@ def _heap_opts() -> list[str]:
     return [f"-Xms{lo}", f"-Xmx{hi or lo}"]
 
 
-def _java_cmd(lib: Path, port: int, state_dir: Path) -> list[str]:
+def _java_cmd(
+    lib: Path,
+    port: int,
+    state_dir: Path,
+    node_name: str | None = None,
+    cluster_name: str | None = None,
+    settings: dict[str, str] | None = None,
+) -> list[str]:
     java = shutil.which("java")
     if java is None:
         raise EsNodeError("java not found on PATH (needs a JDK/JRE 17+)")
@@ -337,6 +349,9 @@ def _java_cmd(lib: Path, port: int, state_dir: Path) -> list[str]:
         str(state_dir),
         "--port",
         str(port),
+        *(["--node-name", node_name] if node_name else []),
+        *(["--cluster-name", cluster_name] if cluster_name else []),
+        *(arg for key, value in (settings or {}).items() for arg in ("--setting", f"{key}={value}")),
     ]
 
 
@@ -379,13 +394,39 @@ def start(
     state_dir: Path | None = None,
     wait_s: float = 120,
     progress: Progress | None = None,
+    node_name: str | None = None,
+    cluster_name: str | None = None,
+    settings: dict[str, str] | None = None,
 ) -> NodeInfo:
     """Start the node (building it first if needed) and wait until it is healthy.
 
     Idempotent: if a healthy node from ``state_dir`` already runs on ``port`` it is returned.
     Raises ``EsNodeError`` (with the node log tail) if the node fails to come up, or if the
-    port is taken by another process.
+    port is taken by another process. ``node_name``, ``cluster_name`` and ``settings``
+    (extra ``key=value`` node settings, e.g. from :func:`cluster_settings`) default to the
+    single dev node's.
     """
+    spawned = _spawn(port, state_dir, progress, node_name, cluster_name, settings, wait_s)
+    if isinstance(spawned, NodeInfo):
+        return spawned
+    pid, port, state_dir, offsets = spawned
+    try:
+        return _wait_ready(pid, port, state_dir, wait_s, offsets)
+    except BaseException:
+        stop(state_dir)
+        raise
+
+
+def _spawn(
+    port: int | None,
+    state_dir: Path | None,
+    progress: Progress | None,
+    node_name: str | None = None,
+    cluster_name: str | None = None,
+    settings: dict[str, str] | None = None,
+    ready_wait_s: float = 120,
+) -> NodeInfo | tuple[int, int, Path, dict[str, int]]:
+    """Spawn the node JVM (or return the healthy node already running from ``state_dir``)."""
     port = int(port) if port is not None else default_port()
     state_dir = Path(state_dir).resolve() if state_dir else default_state_dir()
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -401,7 +442,7 @@ def start(
                         f"a node from {state_dir} already runs (pid {pid}) on port {running_port}; "
                         f"stop() it before starting on port {port}"
                     )
-                return _wait_ready(pid, port, state_dir, wait_s)
+                return _wait_ready(pid, port, state_dir, ready_wait_s)
             _clear_meta(state_dir)
         if _port_in_use(port):
             raise EsNodeError(
@@ -410,19 +451,16 @@ def start(
             )
         for sub in ("logs", "tmp"):
             (state_dir / sub).mkdir(exist_ok=True)
-        cmd = _java_cmd(lib, port, state_dir)
+        cmd = _java_cmd(lib, port, state_dir, node_name, cluster_name, settings)
         _say(progress, f"es-node: starting Elasticsearch on 127.0.0.1:{port} (state {state_dir})")
         offsets = {n: _size(state_dir / "logs" / n) for n in ("es-node.log", "stdout.log")}
         pid = _spawn_detached(cmd, state_dir / "logs" / "stdout.log")
         (state_dir / _PID_FILE).write_text(f"{pid}\n")
-        (state_dir / _META_FILE).write_text(
-            json.dumps({"pid": pid, "port": port, "lib": str(lib), "started": time.time()})
-        )
-        try:
-            return _wait_ready(pid, port, state_dir, wait_s, offsets)
-        except BaseException:
-            stop(state_dir)
-            raise
+        meta = {"pid": pid, "port": port, "lib": str(lib), "started": time.time()}
+        if node_name or cluster_name or settings:
+            meta.update(node_name=node_name, cluster_name=cluster_name, settings=settings or {})
+        (state_dir / _META_FILE).write_text(json.dumps(meta))
+        return pid, port, state_dir, offsets
 
 
 def _wait_ready(
@@ -487,3 +525,99 @@ def stop(state_dir: Path | None = None, timeout_s: float = 30) -> bool:
     _reap(pid)
     _clear_meta(state_dir)
     return True
+
+
+# --------------------------------------------------------------------------- several nodes, one cluster
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    """One member of a multi-node cluster on 127.0.0.1 (its own ports and state dir)."""
+
+    name: str
+    http_port: int
+    transport_port: int
+    state_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def transport_address(self) -> str:
+        return f"127.0.0.1:{self.transport_port}"
+
+
+def cluster_settings(node: ClusterNode, members: list[ClusterNode]) -> dict[str, str]:
+    """Node settings that make ``node`` discover ``members`` over their transport ports.
+
+    Every member is master-eligible and listed in ``cluster.initial_master_nodes`` (used
+    only the first time the cluster forms). With two members the voting configuration
+    holds one of them: the cluster survives the loss of the other, not of the elected
+    master (as with any two-node Elasticsearch cluster).
+    """
+    return {
+        "discovery.type": "multi-node",
+        "transport.port": str(node.transport_port),
+        "discovery.seed_hosts": ",".join(m.transport_address for m in members),
+        "cluster.initial_master_nodes": ",".join(m.name for m in members),
+    }
+
+
+def start_cluster(
+    members: list[ClusterNode],
+    cluster_name: str,
+    wait_s: float = 180,
+    progress: Progress | None = None,
+    only: list[str] | None = None,
+) -> list[NodeInfo]:
+    """Start every member (or the ``only`` names, e.g. to restart one) and wait until each
+    answers with yellow or green health. A failure stops the nodes this call started."""
+    build(progress)
+    started: list[tuple[ClusterNode, int, dict[str, int]]] = []
+    infos: list[NodeInfo] = []
+    try:
+        for node in members:
+            if only is not None and node.name not in only:
+                continue
+            spawned = _spawn(
+                node.http_port,
+                node.state_dir,
+                progress,
+                node_name=node.name,
+                cluster_name=cluster_name,
+                settings=cluster_settings(node, members),
+                ready_wait_s=wait_s,
+            )
+            if isinstance(spawned, NodeInfo):
+                infos.append(spawned)
+            else:
+                started.append((node, spawned[0], spawned[3]))
+        for node, pid, offsets in started:
+            infos.append(_wait_ready(pid, node.http_port, node.state_dir.resolve(), wait_s, offsets))
+    except BaseException:
+        for node, _, _ in started:
+            stop(node.state_dir)
+        raise
+    return infos
+
+
+def kill(state_dir: Path | None = None) -> int | None:
+    """SIGKILL the node of ``state_dir`` (fault injection: no shutdown hook runs).
+
+    Returns the killed pid, or None if no node from ``state_dir`` was running."""
+    state_dir = Path(state_dir).resolve() if state_dir else default_state_dir()
+    meta = _read_meta(state_dir)
+    if meta is None or not _is_our_node(int(meta["pid"]), state_dir):
+        return None
+    pid = int(meta["pid"])
+    with contextlib.suppress(ProcessLookupError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    _clear_meta(state_dir)
+    return pid

@@ -3,6 +3,7 @@ and ports the docs promise, and its environment is the one the code reads."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +17,14 @@ from brandpulse.core.settings import Settings
 from brandpulse.kibana.importer import KibanaAuth
 
 REPO = Path(__file__).resolve().parents[2]
-AIRFLOW = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker")
+AIRFLOW = (
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-worker",
+    "airflow-worker-2",
+)
+ES_NODES = ("elasticsearch", "elasticsearch-2")
 _VAR = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
 
@@ -55,10 +63,10 @@ def service_env(compose: dict, name: str) -> dict[str, str]:
 
 def test_services_and_published_ports(compose) -> None:
     services = compose["services"]
-    required = {"elasticsearch", "kibana", "postgres", "redis", "mailpit", *AIRFLOW}
+    required = {*ES_NODES, "kibana", "postgres", "redis", "mailpit", *AIRFLOW}
     assert required <= set(services)
     published = {name: {p.split(":")[-1] for p in spec.get("ports", [])} for name, spec in services.items()}
-    assert published["elasticsearch"] == {"9200"}
+    assert published["elasticsearch"] == {"9200"} and published["elasticsearch-2"] == set()
     assert published["kibana"] == {"5601"}
     assert published["airflow-apiserver"] == {"8080"}
     assert published["mailpit"] == {"8025"}
@@ -76,7 +84,8 @@ def test_airflow_components_share_secrets_and_run_celery_on_postgres(compose) ->
         values = {env[name] for env in envs.values()}
         assert len(values) == 1 and values != {""}, f"{name} differs between Airflow components"
     commands = {name: str(compose["services"][name]["command"]) for name in AIRFLOW}
-    assert commands["airflow-apiserver"] == "api-server" and commands["airflow-worker"] == "celery worker"
+    assert commands["airflow-apiserver"] == "api-server"
+    assert commands["airflow-worker"] == commands["airflow-worker-2"] == "celery worker"
     for env in envs.values():
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         assert urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).hostname == "postgres"
@@ -100,13 +109,12 @@ def test_brandpulse_environment_matches_the_settings(compose, monkeypatch: pytes
         for key in list(env):
             monkeypatch.delenv(key, raising=False)
         settings = Settings(**{k: v for k, v in env.items() if k in aliases})
-        es = urlsplit(settings.effective_es_url)
-        assert es.hostname == "elasticsearch" and es.port == 9200 and not settings.embedded
+        nodes = [urlsplit(url) for url in settings.es_hosts]
+        assert [(es.hostname, es.port) for es in nodes] == [(n, 9200) for n in ES_NODES]
+        assert not settings.embedded
         assert settings.es_password is not None
-        assert (
-            settings.es_password.get_secret_value()
-            == service_env(compose, "elasticsearch")["ELASTIC_PASSWORD"]
-        )
+        for node in ES_NODES:
+            assert settings.es_password.get_secret_value() == service_env(compose, node)["ELASTIC_PASSWORD"]
         assert settings.config_path.as_posix().startswith("/opt/brandpulse/")
         smtp = SmtpConfig.from_env(env)
         assert (smtp.host, smtp.effective_port, smtp.security) == ("mailpit", 1025, "none")
@@ -129,7 +137,8 @@ def test_connector_credentials_are_passed_through(compose) -> None:
 
 def test_kibana_and_dashboard_import(compose) -> None:
     kibana = service_env(compose, "kibana")
-    assert urlsplit(kibana["ELASTICSEARCH_HOSTS"].strip("[]\"'")).hostname == "elasticsearch"
+    hosts = json.loads(kibana["ELASTICSEARCH_HOSTS"])
+    assert [urlsplit(h).hostname for h in hosts] == list(ES_NODES)
     assert kibana["ELASTICSEARCH_USERNAME"] == "kibana_system"
     setup = compose["services"]["kibana-setup"]
     assert setup["command"][-4:] == ["kibana", "import", "--url", "http://kibana:5601"]
