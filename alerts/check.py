@@ -38,7 +38,7 @@ from alerts.explain import grown_terms, grown_topics, top_negative_posts
 from alerts.notifiers import DeliveryError, Notifier
 from alerts.series import fetch_series, floor_bucket
 from alerts.store import AlertStore
-from brandpulse.core.config import Brand, BrandsConfig
+from brandpulse.core.config import Brand
 from brandpulse.core.settings import Settings
 from brandpulse.core.timeutil import as_utc
 
@@ -233,38 +233,3 @@ def default_notifiers(smtp_connection: str | None = None) -> list[Notifier]:
     if os.environ.get("BRANDPULSE_WEBHOOK_URL"):
         found.append(WebhookNotifier())
     return found
-
-
-def check_alerts(
-    config: BrandsConfig,
-    at: datetime,
-    brand: str | None = None,
-    *,
-    client: Elasticsearch | None = None,
-    settings: Settings | None = None,
-    notifiers: list[Notifier] | None = None,
-    catch_up: timedelta = timedelta(hours=24),
-    run_id: str | None = None,
-    smtp_connection: str | None = None,
-) -> list[CheckSummary]:
-    """`check_brand` for one or every configured brand."""
-    from brandpulse.core.settings import get_settings
-    from indexing.client import make_client
-
-    settings = settings or get_settings()
-    client = client or make_client(settings)
-    notifiers = default_notifiers(smtp_connection) if notifiers is None else notifiers
-    brands = [config.brand(brand)] if brand else config.brands
-    return [
-        check_brand(
-            b,
-            at,
-            client=client,
-            settings=settings,
-            notifiers=notifiers,
-            kibana_url=config.kibana_url,
-            catch_up=catch_up,
-            run_id=run_id,
-        )
-        for b in brands
-    ]

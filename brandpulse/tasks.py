@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from brandpulse.core.timeutil import as_utc
-from brandpulse.pipeline import steps as pipeline
+from brandpulse.pipeline import alert_check, enrich, ingest, maintenance
 
 log = logging.getLogger(__name__)
 
@@ -57,26 +57,26 @@ def _skip_if(summary: dict[str, Any], what: str) -> dict[str, Any]:
 
 
 def prepare_indices() -> str:
-    return pipeline.prepare_indices()
+    return maintenance.prepare_indices()
 
 
 def plan_pairs() -> list[dict[str, str]]:
-    return pipeline.plan_pairs()
+    return ingest.plan_pairs()
 
 
 def brand_names() -> list[str]:
-    return pipeline.brand_names()
+    return ingest.brand_names()
 
 
-def ingest(pair: dict[str, str], run_id: str | None = None) -> dict[str, Any]:
+def ingest_pair(pair: dict[str, str], run_id: str | None = None) -> dict[str, Any]:
     """One (brand, source) pair."""
     what = f"ingest {pair['brand']}/{pair['source']}"
     with airflow_outcomes(what):
-        return _skip_if(pipeline.ingest_pair(pair["brand"], pair["source"], run_id=run_id), what)
+        return _skip_if(ingest.ingest_pair(pair["brand"], pair["source"], run_id=run_id), what)
 
 
-def enrich(brand: str) -> dict[str, Any]:
-    return pipeline.enrich_brand(brand)
+def enrich_brand(brand: str) -> dict[str, Any]:
+    return enrich.enrich_brand(brand)
 
 
 # -- alerts ---------------------------------------------------------------------------
@@ -90,7 +90,7 @@ def check_alerts(brand: str, data_interval_end: datetime | str | None, run_id: s
     configuration error and fails it at once."""
     if data_interval_end is None:
         raise ValueError("the alerts check needs the run's data interval")
-    summary = pipeline.check_alerts_for(
+    summary = alert_check.check_alerts_for(
         brand, at=as_utc(data_interval_end), run_id=run_id, smtp_connection=SMTP_CONNECTION
     )
     if summary["unsent"]:
@@ -113,11 +113,11 @@ def check_alerts(brand: str, data_interval_end: datetime | str | None, run_id: s
 
 def rollover(params: dict[str, Any] | None = None) -> dict:
     keys = ("max_age", "max_primary_shard_size", "max_docs")
-    return pipeline.rollover({k: (params or {}).get(k) for k in keys})
+    return maintenance.run_rollover({k: (params or {}).get(k) for k in keys})
 
 
 def retention(data_interval_end: datetime | str | None, params: dict[str, Any] | None = None) -> dict:
     if data_interval_end is None:
         raise ValueError("retention needs the run's data interval")
     dry_run = bool((params or {}).get("retention_dry_run"))
-    return pipeline.retention(as_utc(data_interval_end), dry_run=dry_run)
+    return maintenance.run_retention(as_utc(data_interval_end), dry_run=dry_run)

@@ -50,7 +50,7 @@ def brandpulse_ingest():
     def ingest(pair: dict[str, str], run_id: str | None = None) -> dict:
         from brandpulse import tasks
 
-        return tasks.ingest(pair, run_id=run_id)
+        return tasks.ingest_pair(pair, run_id=run_id)
 
     @task
     def brands() -> list[str]:
@@ -64,7 +64,7 @@ def brandpulse_ingest():
     def enrich(brand: str) -> dict:
         from brandpulse import tasks
 
-        return tasks.enrich(brand)
+        return tasks.enrich_brand(brand)
 
     pairs = plan_pairs()
     prepare_indices() >> pairs

@@ -349,34 +349,3 @@ def erase_posts(
     subject = ",".join(sorted(mention_ids))
     query = {"ids": {"values": sorted(set(mention_ids))}}
     return _erase(client, names, "post", subject, query, None, at, run_id, requested_by)
-
-
-# --- steps the maintenance DAG runs (settings read at call time, small JSON results) -------
-
-
-def run_rollover(conditions: dict[str, Any] | None = None) -> dict[str, Any]:
-    """ILM where the cluster has it (policy installed/attached), else a conditional rollover."""
-    from brandpulse.core.config import load_config
-    from brandpulse.core.settings import get_settings
-    from indexing.client import make_client
-
-    settings = get_settings()
-    client = make_client(settings)
-    wanted = RolloverConditions(**conditions) if conditions else RolloverConditions()
-    if ilm_supported(client):
-        return apply_ilm(client, settings.indices, wanted, load_config().retention_days)
-    result = rollover(client, settings.indices, wanted)
-    return {"mode": "rollover", **asdict(result)}
-
-
-def run_retention(at: datetime, dry_run: bool = False) -> dict[str, Any]:
-    """Retention with `retention_days` from the brands config, relative to `at`."""
-    from brandpulse.core.config import load_config
-    from brandpulse.core.settings import get_settings
-    from indexing.client import make_client
-
-    settings = get_settings()
-    result = apply_retention(
-        make_client(settings), settings.indices, load_config().retention_days, at, dry_run=dry_run
-    )
-    return {**asdict(result), "cutoff": result.cutoff.isoformat()}

@@ -79,11 +79,6 @@ def resolve(secret: Secret) -> SecretStr | None:
     return None
 
 
-def resolve_all(secrets: tuple[Secret, ...]) -> dict[str, SecretStr | None]:
-    """env name -> value (None when unset), resolving each connection once."""
-    return {s.env: resolve(s) for s in secrets}
-
-
 def missing(secrets: tuple[Secret, ...]) -> list[str]:
     """Readable names of required secrets that are not available (no values)."""
     return [s.describe() for s in secrets if s.required and resolve(s) is None]

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import math
 import re
@@ -671,11 +670,3 @@ def _explain(err: dict) -> str:
 
 
 registry.register(FileConnector)
-
-
-def dumps_rows(rows: list[dict]) -> str:
-    """Rows as JSONL text (used by the sample generator and tests)."""
-    out = io.StringIO()
-    for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return out.getvalue()

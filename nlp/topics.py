@@ -373,18 +373,3 @@ def update_topics(
     out = {d.id: _assignment(None, 0.0) for d in docs}
     out.update({doc_id: _assignment(by_id[tid], score) for doc_id, (tid, score) in result.items()})
     return out
-
-
-def topic_summaries(state: TopicState) -> list[dict]:
-    """Topics of a brand for display: id, label, keywords, size, first/last seen."""
-    return [
-        {
-            "id": t.id,
-            "label": t.label,
-            "keywords": t.keywords,
-            "size": t.size,
-            "first_seen": t.first_seen.isoformat(),
-            "last_seen": t.last_seen.isoformat(),
-        }
-        for t in sorted(state.topics, key=lambda t: t.first_seen)
-    ]

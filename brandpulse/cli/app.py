@@ -20,8 +20,9 @@ from rich.table import Table
 from brandpulse.cli import alerts as alerts_cli
 from brandpulse.cli import analyst as indexing_cli
 from brandpulse.cli import nlp as nlp_cli
-from brandpulse.core.config import BrandsConfig, ConfigError, load_config
+from brandpulse.core.config import BrandsConfig, ConfigError
 from brandpulse.core.settings import REPO_ROOT, get_settings
+from brandpulse.pipeline.config import load_checked_config
 
 EXIT_PARTIAL = 3
 
@@ -46,7 +47,7 @@ ConfigOpt = Annotated[
 
 def _config(path: Path | None) -> BrandsConfig:
     try:
-        return load_config(path)
+        return load_checked_config(path)
     except ConfigError as exc:
         console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
@@ -105,7 +106,7 @@ def es_status() -> None:
 @app.command("setup")
 def setup_indices() -> None:
     """Install index templates and aliases (idempotent; a version bump rolls over)."""
-    from brandpulse.pipeline.steps import prepare_indices
+    from brandpulse.pipeline.maintenance import prepare_indices
 
     out.print(prepare_indices())
 
@@ -203,7 +204,7 @@ def ingest(
     config: ConfigOpt = None,
 ) -> None:
     """Fetch new mentions for configured (brand, source) pairs and index them."""
-    from brandpulse.pipeline.steps import prepare_indices
+    from brandpulse.pipeline.maintenance import prepare_indices
 
     cfg = _config(config)
     pairs = [(b, s) for b, s in cfg.pairs() if (brand in (None, b)) and (source in (None, s))]
@@ -228,7 +229,7 @@ def import_file(
     """Import one file for a brand (ad hoc; every row is taken as the brand's
     unless --apply-query)."""
     from brandpulse.core.config import Brand
-    from brandpulse.pipeline.steps import prepare_indices
+    from brandpulse.pipeline.maintenance import prepare_indices
 
     cfg = _config(config) if (config or get_settings().config_path.exists()) else None
     known = {b.name: b for b in cfg.brands} if cfg else {}
@@ -253,8 +254,7 @@ def enrich(
     """Language and sentiment for mentions not yet enriched by the current model."""
     from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from brandpulse.pipeline.enrich import count_pending, pending_query
-    from brandpulse.pipeline.steps import enrich_brand
+    from brandpulse.pipeline.enrich import count_pending, enrich_brand, pending_query
     from indexing.client import make_client
     from nlp.enrich import enrichment_version
     from nlp.sentiment import get_model
@@ -319,7 +319,7 @@ def alerts_check(
     delivery failed): they are retried by the next check."""
     from datetime import UTC, timedelta
 
-    from alerts.check import check_alerts
+    from brandpulse.pipeline.alert_check import check_alerts
 
     cfg = _config(config)
     when = (at or datetime.now(UTC)).replace(tzinfo=(at.tzinfo if at and at.tzinfo else UTC))

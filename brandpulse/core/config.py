@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Sensitivity = Literal["fewer", "balanced", "more"]
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -22,6 +30,16 @@ EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class SourceCatalogue(Protocol):
+    """What config validation needs from the connector registry (`listeners.registry`)."""
+
+    def __contains__(self, name: object) -> bool: ...
+
+    def names(self) -> list[str]: ...
+
+    def options_model(self, name: str) -> type[BaseModel]: ...
 
 
 class AlertSettings(_Strict):
@@ -91,15 +109,19 @@ class Brand(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _known_sources(self) -> Brand:
-        from listeners.registry import registry
-
+    def _known_sources(self, info: ValidationInfo) -> Brand:
+        """Source options are checked against the connectors' own models when the
+        caller passes a catalogue (`context={"sources": ...}`, see `load_config`):
+        the foundation knows no connector."""
+        catalogue: SourceCatalogue | None = (info.context or {}).get("sources")
+        if catalogue is None:
+            return self
         for source, options in self.sources.items():
-            if source not in registry:
-                known = ", ".join(registry.names())
+            if source not in catalogue:
+                known = ", ".join(catalogue.names())
                 raise ValueError(f"sources.{source}: unknown source (known: {known})")
             try:
-                registry.options_model(source).model_validate(options)
+                catalogue.options_model(source).model_validate(options)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
@@ -187,7 +209,7 @@ def _describe(err: dict, data: Any, lines: dict[tuple, int], source: str) -> str
     return f"{prefix}{where + ': ' if where else ''}{msg}{got}"
 
 
-def parse_config(text: str, source: str = "<config>") -> BrandsConfig:
+def parse_config(text: str, source: str = "<config>", sources: SourceCatalogue | None = None) -> BrandsConfig:
     """Parse and validate YAML text; raise ConfigError naming line, brand and field."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -197,14 +219,19 @@ def parse_config(text: str, source: str = "<config>") -> BrandsConfig:
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: expected a mapping with a 'brands' list at the top"])
     try:
-        return BrandsConfig.model_validate(data)
+        return BrandsConfig.model_validate(data, context={"sources": sources})
     except ValidationError as exc:
         lines = _line_index(node) if node is not None else {}
         raise ConfigError([_describe(e, data, lines, source) for e in exc.errors()]) from None
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> BrandsConfig:
-    """Load the brands file (default: $BRANDPULSE_CONFIG or ./brands.yaml)."""
+def load_config(
+    path: str | os.PathLike[str] | None = None, sources: SourceCatalogue | None = None
+) -> BrandsConfig:
+    """Load the brands file (default: $BRANDPULSE_CONFIG or ./brands.yaml).
+
+    With `sources` (the connector registry), every source's options are
+    validated too; `brandpulse.pipeline.config.load_checked_config` passes it."""
     if path is None:
         from brandpulse.core.settings import get_settings
 
@@ -212,7 +239,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> BrandsConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError([f"{path}: no such config file (set BRANDPULSE_CONFIG or --config)"])
-    config = parse_config(path.read_text(encoding="utf-8"), source=str(path))
+    config = parse_config(path.read_text(encoding="utf-8"), source=str(path), sources=sources)
     from brandpulse.core.settings import get_settings
 
     state_dir = str(get_settings().state_dir)

@@ -1,6 +1,7 @@
 """The Mention record: one post about a brand, as stored in the mentions index.
 
-Field names and meaning follow DESIGN.md. `text` is the original text and is
+Field names and meaning match the mentions index template
+(`indexing/templates/mentions.json`). `text` is the original text and is
 never altered (except that lone surrogates, which no UTF-8 consumer can read,
 become U+FFFD); models normalise a copy for inference only.
 

@@ -51,7 +51,7 @@ def run_dag_logged(dag_id: str, log_file: Path) -> None:
 def run_demo(port: int | None, config_path: Path, say: Callable[[str], None]) -> None:
     from brandpulse.dev import es_node
     from brandpulse.dev.sample_data import write_sample
-    from brandpulse.pipeline.steps import prepare_indices
+    from brandpulse.pipeline.maintenance import prepare_indices
 
     os.environ["BRANDPULSE_CONFIG"] = str(config_path)
     if port:
@@ -81,11 +81,11 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
     deliver the e-mails to a local SMTP sink, and report the detection delay."""
     from datetime import datetime, timedelta
 
-    from alerts.check import check_alerts
     from alerts.notifiers import SmtpConfig, SmtpNotifier
     from alerts.store import AlertStore
     from brandpulse.core.config import load_config
     from brandpulse.dev.mail_sink import MailSink
+    from brandpulse.pipeline.alert_check import check_alerts
     from indexing.client import make_client
 
     settings = get_settings()

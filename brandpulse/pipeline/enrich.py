@@ -114,3 +114,35 @@ def _one(enrich: EnrichFn, text: str, hint: str | None) -> dict | Exception:
         return enrich([text], [hint])[0]
     except Exception as exc:  # noqa: BLE001 - recorded on the mention, retried next run
         return exc
+
+
+def enrich_brand(brand: str | None = None, reprocess: bool = False, on_batch=None) -> dict:
+    """Language + sentiment (then topics) for the brand's mentions not yet
+    enriched by the current model version; models load once per process."""
+    from brandpulse.core.config import load_config
+    from brandpulse.core.settings import get_settings
+    from brandpulse.pipeline.topics import assign_brand_topics
+    from indexing.client import make_client
+    from nlp.enrich import enrich_texts, enrichment_version
+    from nlp.sentiment import get_model
+
+    settings = get_settings()
+    client = make_client(settings)
+    model = get_model()
+
+    def enrich(texts, hints):
+        return enrich_texts(texts, hints, model=model)
+
+    summary = enrich_mentions(
+        client,
+        settings.indices,
+        enrich,
+        enrichment_version(model),
+        brand=brand,
+        reprocess=reprocess,
+        on_batch=on_batch,
+    )
+    log.info("enrich %s: %s", brand or "all brands", summary)
+    brands = [brand] if brand else [b.name for b in load_config().brands]
+    topics = [assign_brand_topics(client, settings, b) for b in brands]
+    return {**summary.to_dict(), "topics": topics}

@@ -25,6 +25,7 @@ from elasticsearch import Elasticsearch
 from brandpulse.core.config import BrandsConfig
 from brandpulse.core.mention import Mention
 from brandpulse.core.settings import Settings, get_settings
+from brandpulse.pipeline.config import load_checked_config
 from indexing.cursors import CursorStore
 from indexing.quarantine import QuarantineRecord, bounded, quarantine
 from indexing.writer import WriteResult, write_mentions
@@ -171,3 +172,18 @@ def run_ingest(
         summary.message += f", {summary.not_matching} not matching the brand query"
     log.info(summary.message)
     return summary
+
+
+def plan_pairs() -> list[dict[str, str]]:
+    """Every (brand, source) pair of the brands config, as small dicts."""
+    config = load_checked_config()
+    return [{"brand": brand, "source": source} for brand, source in config.pairs()]
+
+
+def brand_names() -> list[str]:
+    return [b.name for b in load_checked_config().brands]
+
+
+def ingest_pair(brand: str, source: str, run_id: str | None = None) -> dict:
+    """Ingest one (brand, source) pair; returns the summary as a dict."""
+    return run_ingest(load_checked_config(), brand, source, run_id=run_id).to_dict()

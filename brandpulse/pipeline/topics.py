@@ -15,6 +15,7 @@ import numpy as np
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from brandpulse.core.settings import IndexNames
+from brandpulse.core.stopwords import STOPWORDS
 from indexing.pit import pit_pages
 from indexing.writer import existing_locations
 from nlp.topics import TopicDoc, TopicSettings, TopicState, update_topics
@@ -112,3 +113,13 @@ def assign_topics(
         "new_topics": len(created),
         "topics": len(state.topics),
     }
+
+
+def assign_brand_topics(client: Elasticsearch, settings, brand: str) -> dict:
+    """Topics for the brand's enriched mentions that have none yet (stable ids)."""
+    from nlp.embeddings import get_embedder
+
+    embedder = get_embedder()  # loaded once per process
+    result = assign_topics(client, settings.indices, brand, embedder.embed, stopwords=STOPWORDS)
+    log.info("topics %s: %s", brand, result)
+    return result

@@ -3,6 +3,8 @@ from pathlib import Path
 import pytest
 
 from brandpulse.core.config import ConfigError, load_config, parse_config
+from brandpulse.pipeline.config import load_checked_config
+from listeners.registry import registry
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,7 +20,7 @@ brands:
 
 def problems(text: str) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        parse_config(text, source="b.yaml")
+        parse_config(text, source="b.yaml", sources=registry)
     return info.value.problems
 
 
@@ -58,6 +60,12 @@ def test_unknown_source_and_bad_source_options():
     assert "sources.tiktok: unknown source" in problems(GOOD.replace("file:", "tiktok:"))[0]
     bad = GOOD.replace("{path: data.jsonl}", "{path: data.jsonl, fromat: csv}")
     assert "sources.file.fromat" in problems(bad)[0]
+
+
+def test_the_foundation_checks_structure_and_the_registry_checks_source_options():
+    config = parse_config(GOOD.replace("file:", "tiktok:"), source="b.yaml")  # no catalogue given
+    assert list(config.brands[0].sources) == ["tiktok"]
+    assert load_checked_config(REPO / "brands.yaml").brands  # the pipeline passes the registry
 
 
 def test_duplicate_brand_names_and_empty_config():
