@@ -193,13 +193,19 @@ def _sweep(
         page = stream.fetch(sweep, token)
         stream.budget.spend(len(page.items))
         read += len(page.items)
-        items = [(stream.key(i), stream.item_id(i), i) for i in page.items]
+        mentions: list[Mention] = []
+        rejects: list[Reject] = []
+        items = []
+        for item in page.items:
+            try:
+                items.append((stream.key(item), stream.item_id(item), item))
+            except Exception as exc:  # noqa: BLE001 - without a key or id it cannot be placed
+                conn.stats["rejected"] += 1
+                rejects.append(_reject(f"no sort key or id: {_short(exc)}", item))
         bound = stream.lower_bound(sweep) if stream.lower_bound else None
         reached = bound is not None and any(key < bound for key, _, _ in items)
         if reached:  # newest first: everything further down is older
             items = [t for t in items if t[0] >= bound]
-        mentions: list[Mention] = []
-        rejects: list[Reject] = []
         took = 0
         for key, item_id, item in sorted(items, key=lambda t: t[0], reverse=True):
             if not sweep.pending(key, item_id):
@@ -231,7 +237,7 @@ def _sweep(
                 rejects.append(built)
         if page.resume:
             sweep.extra.update(page.resume)
-        if took or page.resume:
+        if took or rejects or page.resume:
             yield Batch(mentions, snapshot(), rejects)
         if reached or page.next is None:
             finished = True
@@ -262,8 +268,6 @@ def _sweep(
 def _mention(conn: ApiConnector, stream: Stream, item: Any) -> Mention | Reject | None:
     """The item's Mention (re-checked against the brand query), None (counted,
     not indexed) or a Reject: whatever the mapping raises rejects this item only."""
-    from listeners.api_connector import dumps, short
-
     try:
         built = stream.to_post(item)
         if isinstance(built, Post):
@@ -271,15 +275,24 @@ def _mention(conn: ApiConnector, stream: Stream, item: Any) -> Mention | Reject 
         return built
     except Exception as exc:  # noqa: BLE001 - one bad post never stops the page
         conn.stats["rejected"] += 1
-        return Reject(f"cannot map post: {short(exc)}", _raw(item, dumps))
+        return _reject(f"cannot map post: {_short(exc)}", item)
 
 
-def _raw(item: Any, dumps: Callable[[Any], str]) -> str:
+def _reject(reason: str, item: Any) -> Reject:
+    from listeners.api_connector import dumps
+
     try:
         if hasattr(item, "model_dump"):
             item = item.model_dump(mode="json", by_alias=True)
         elif hasattr(item, "__dict__") and not isinstance(item, dict):
             item = {k: v for k, v in vars(item).items() if not k.startswith("_")}
-        return dumps(item)
+        raw = dumps(item)
     except Exception:  # noqa: BLE001 - the record is kept whatever the payload holds
-        return repr(item)
+        raw = repr(item)
+    return Reject(reason, raw)
+
+
+def _short(exc: BaseException) -> str:
+    from listeners.api_connector import short
+
+    return short(exc)
