@@ -66,7 +66,7 @@ class HackerNewsConnector(ApiConnector):
 
         session = requests.Session()
         session.headers["User-Agent"] = "brandpulse-social-listening"
-        return Plan([self._stream(session, q) for q in self.queries()])
+        return Plan([self._stream(session, q) for q in self.queries()], close=session.close)
 
     def _stream(self, session: Any, query: str) -> Stream:
         tags = self.options.tags

@@ -131,6 +131,7 @@ class Plan:
     streams: list[Stream]
     state: Callable[[], dict[str, Any]] = dict  # more cursor entries (X's monthly reads)
     noun: str = "search"  # one stream, in the message when every one was refused
+    close: Callable[[], None] | None = None  # releases the client (an HTTP session) after the run
 
 
 class SkipStream(Exception):
@@ -158,13 +159,28 @@ def run(conn: ApiConnector, plan: Plan, cursor: Cursor | None, since: datetime |
             node[path[-1]] = sweep.to_json()
         return out | plan.state()
 
+    try:
+        yield from _streams(conn, log, plan, sweeps, snapshot, since)
+    finally:
+        if plan.close is not None:
+            plan.close()
+
+
+def _streams(
+    conn: ApiConnector,
+    log: logging.Logger,
+    plan: Plan,
+    sweeps: dict[tuple[str, ...], Sweep],
+    snapshot: Callable[[], Cursor],
+    since: datetime | None,
+) -> Iterator[Batch]:
     seen: set[str] = set()
     refused: list[str] = []
     attempted = 0
     for stream in plan.streams:
         attempted += 1
         sweep = sweeps[stream.path]
-        sweep.start(floor=int(conn.start_time(since).timestamp()))
+        sweep.start(floor=int(conn.start_time(since).timestamp()))  # where a first sweep starts
         try:
             yield from _sweep(conn, log, stream, sweep, seen, snapshot)
         except SkipStream as exc:
