@@ -1,6 +1,7 @@
 """What the social-API connectors share: the brand query, credentials, polite
-retries with an injectable clock, and turning one platform post into a
-Mention (re-checked against the query) or a Reject (never dropped)."""
+retries with an injectable clock, `fetch` (the sweep loop of
+`listeners/loop.py` over the connector's `plan`), and turning one platform
+post into a Mention (re-checked against the query) or a Reject (never dropped)."""
 
 from __future__ import annotations
 
@@ -16,19 +17,13 @@ from typing import Any, ClassVar
 from pydantic import Field, SecretStr, ValidationError
 
 from brandpulse.core.config import Brand
+from brandpulse.core.errors import FatalSourceError, RetriableSourceError, SourceError
 from brandpulse.core.mention import Mention
 from brandpulse.core.query import Query, QuerySyntaxError, parse_query
-from listeners import credentials
-from listeners.base import (
-    Batch,
-    Connector,
-    ConnectorOptions,
-    FatalSourceError,
-    Reject,
-    RetriableSourceError,
-)
+from listeners import credentials, loop
+from listeners.base import Batch, Connector, ConnectorOptions, Cursor, Reject
 from listeners.credentials import Secret
-from listeners.retry import RetryPolicy
+from listeners.retry import RetryPolicy, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +48,8 @@ class ApiConnector(Connector):
     Options: ClassVar[type[ConnectorOptions]] = ApiOptions
     secrets: ClassVar[tuple[Secret, ...]] = ()
     options: ApiOptions
+    #: counter for a post reached again through another stream (None: not counted)
+    duplicate_stat: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -75,6 +72,31 @@ class ApiConnector(Connector):
         cls.credentials = tuple(s.env for s in cls.secrets if s.required)
         if "fetch" in cls.__dict__:
             cls.fetch = _mapping_errors(cls.__dict__["fetch"])  # type: ignore[method-assign]
+
+    # reading ----------------------------------------------------------------
+
+    def plan(self, cursor: Cursor, since: datetime | None) -> loop.Plan:
+        """The streams one run reads (its searches, timelines, listings)."""
+        raise NotImplementedError
+
+    def fetch(self, cursor: Cursor | None, since: datetime | None = None) -> Iterator[Batch]:
+        """The shared sweep loop (`listeners/loop.py`) over `plan`."""
+        yield from loop.run(self, self.plan(cursor or {}, since), cursor, since)
+
+    def call(
+        self, fn: Callable[[], Any], classify: Callable[[BaseException], Verdict], what: str, about: str
+    ) -> Any:
+        """One client call with polite retries (`RetryPolicy`); what the library
+        raises leaves as the connector's error class (`map_error(exc, about)`)."""
+        try:
+            return self.retry.call(fn, classify, what)
+        except SourceError:
+            raise
+        except Exception as exc:
+            mapped = self.map_error(exc, about)
+            if mapped is None:
+                raise
+            raise mapped from None
 
     # errors -----------------------------------------------------------------
 
@@ -163,9 +185,6 @@ class ApiConnector(Connector):
             log.info("%s/%s: %s", self.brand.name, self.name, summary)
 
 
-SourceError = FatalSourceError | RetriableSourceError
-
-
 def by_status(status: int | None, message: str) -> SourceError:
     """HTTP status -> class: 408, 425, 429 and 5xx (and no response at all) are
     retriable; other 4xx (bad request, credentials, access, not found) are fatal."""
@@ -182,7 +201,7 @@ def _mapping_errors(fetch: Callable[..., Iterator[Batch]]) -> Callable[..., Iter
     def wrapper(self: ApiConnector, cursor: Any, since: datetime | None = None) -> Iterator[Batch]:
         try:
             yield from fetch(self, cursor, since)
-        except (FatalSourceError, RetriableSourceError):
+        except SourceError:
             raise
         except Exception as exc:
             mapped = self.map_error(exc, self.name)
@@ -192,6 +211,9 @@ def _mapping_errors(fetch: Callable[..., Iterator[Batch]]) -> Callable[..., Iter
             raise mapped from None
 
     return wrapper
+
+
+ApiConnector.fetch = _mapping_errors(ApiConnector.fetch)  # type: ignore[method-assign]
 
 
 def short(exc: BaseException, limit: int = 300) -> str:

@@ -11,10 +11,23 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from brandpulse.core.errors import FatalSourceError, NothingToRead, RetriableSourceError, SourceError
 from brandpulse.core.mention import Mention
 
 if TYPE_CHECKING:
     from brandpulse.core.config import Brand
+
+__all__ = [
+    "Batch",
+    "Connector",
+    "ConnectorOptions",
+    "Cursor",
+    "FatalSourceError",
+    "NothingToRead",
+    "Reject",
+    "RetriableSourceError",
+    "SourceError",
+]
 
 Cursor = dict[str, Any]
 """JSON-serialisable connector state; stored durably per (brand, source)."""
@@ -47,14 +60,6 @@ class ConnectorOptions(BaseModel):
     """Base for each connector's options (the brand's `sources.<name>` mapping)."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class FatalSourceError(RuntimeError):
-    """An error retrying cannot fix (bad credentials, access level, bad query)."""
-
-
-class RetriableSourceError(RuntimeError):
-    """A transient error (rate limit, 5xx, network); the task may retry."""
 
 
 class Connector(ABC):

@@ -14,26 +14,26 @@ searches there. A 429 waits for the `ratelimit-reset` header.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from brandpulse.core.mention import Author, Engagement, Kind, Mention, Thread
+from brandpulse.core.errors import FatalSourceError, RetriableSourceError, SourceError
+from brandpulse.core.mention import Author, Engagement, Kind, Thread
 from brandpulse.core.query import compile_bluesky
 from listeners.api_connector import (
     ApiConnector,
     ApiOptions,
-    SourceError,
     brief_body,
     by_status,
     iso,
     parse_iso,
     short,
 )
-from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
+from listeners.base import Cursor
 from listeners.credentials import Secret
+from listeners.loop import Limit, Page, Plan, Post, Stream
 from listeners.registry import registry
 from listeners.retry import RateLimited, Transient, Verdict
 from listeners.sweep import Sweep
@@ -96,65 +96,33 @@ class BlueskyConnector(ApiConnector):
         self._call(lambda: client.login(login, secret, fetch_bsky_profile=False), "login")
         return client
 
-    def fetch(self, cursor: Cursor | None, since: datetime | None = None) -> Iterator[Batch]:
+    def plan(self, cursor: Cursor, since: datetime | None) -> Plan:
         client = self._client()
-        previous = (cursor or {}).get("searches") or {}
-        plan = {_key(p): p for p in self.searches()}
-        sweeps = {k: Sweep.from_json(previous.get(k)) for k in plan}
+        return Plan([self._stream(client, _key(p), p) for p in self.searches()])
 
-        def snapshot() -> Cursor:
-            return {"searches": {k: s.to_json() for k, s in sweeps.items()}}
+    def _stream(self, client: Any, key: str, search: dict[str, str]) -> Stream:
+        params: dict[str, Any] = {}
 
-        seen: set[str] = set()
-        for key, params in plan.items():
-            sweep = sweeps[key]
-            sweep.start(floor=int(self.start_time(since).timestamp()))
-            yield from self._sweep(client, params, sweep, seen, snapshot)
-        self.log_stats()
-
-    def _sweep(
-        self,
-        client: Any,
-        search: dict[str, str],
-        sweep: Sweep,
-        seen: set[str],
-        snapshot: Any,
-    ) -> Iterator[Batch]:
-        params: dict[str, Any] = {**search, "sort": "latest", "limit": self.options.page_size}
-        floor = datetime.fromtimestamp(sweep.floor or 0, UTC)
-        params["since"] = iso(from_micros(sweep.high.key) if sweep.high is not None else floor)
-        if sweep.low is not None:  # resume below what an earlier run yielded (until is exclusive)
-            params["until"] = iso(from_micros(sweep.low.key) + timedelta(milliseconds=1))
-        finished = False
-        for _ in range(self.options.max_pages):
+        def fetch(sweep: Sweep, token: Any) -> Page:
+            if token is None:  # since / until are set once per run; pages follow the API cursor
+                floor = datetime.fromtimestamp(sweep.floor or 0, UTC)
+                params.update(search, sort="latest", limit=self.options.page_size)
+                params["since"] = iso(from_micros(sweep.high.key) if sweep.high is not None else floor)
+                if sweep.low is not None:  # resume below what an earlier run yielded (until is exclusive)
+                    params["until"] = iso(from_micros(sweep.low.key) + timedelta(milliseconds=1))
+            else:
+                params["cursor"] = token
             response = self._call(lambda p=dict(params): client.app.bsky.feed.search_posts(p), "searchPosts")
-            keyed = [(self._sort_key(p), p) for p in response.posts]
-            posts = sorted(keyed, key=lambda kp: kp[0], reverse=True)
-            mentions: list[Mention] = []
-            rejects: list[Reject] = []
-            taken = 0
-            for key, post in posts:
-                if not sweep.pending(key, post.uri):
-                    continue
-                sweep.took(key, post.uri)
-                taken += 1
-                if post.uri in seen:
-                    continue
-                seen.add(post.uri)
-                built = self._to_mention(post)
-                if isinstance(built, Mention):
-                    mentions.append(built)
-                elif isinstance(built, Reject):
-                    rejects.append(built)
-            if taken:
-                yield Batch(mentions, snapshot(), rejects)
-            if not response.cursor or not response.posts:
-                finished = True
-                break
-            params["cursor"] = response.cursor
-        if finished:
-            sweep.finish()
-        yield Batch([], snapshot())
+            return Page(list(response.posts), next=response.cursor if response.posts else None)
+
+        return Stream(
+            path=("searches", key),
+            fetch=fetch,
+            key=self._sort_key,
+            item_id=lambda post: post.uri,
+            to_post=self._to_post,
+            budget=Limit(max_pages=self.options.max_pages),
+        )
 
     @staticmethod
     def _sort_key(post: Any) -> int:
@@ -162,7 +130,7 @@ class BlueskyConnector(ApiConnector):
         known = [m for m in moments if m is not None]
         return micros(min(known)) if known else 0
 
-    def _to_mention(self, post: Any) -> Mention | Reject | None:
+    def _to_post(self, post: Any) -> Post:
         record = post.record
         author = post.author
         reply = getattr(record, "reply", None)
@@ -175,7 +143,7 @@ class BlueskyConnector(ApiConnector):
         url = post_url(author.handle, author.did, post.uri)
         created = parse_iso(getattr(record, "created_at", None))
         indexed = parse_iso(post.indexed_at)
-        return self.build(
+        return Post(
             post.model_dump(mode="json", by_alias=True),
             native_id=post.uri,
             text=getattr(record, "text", None),
@@ -193,15 +161,7 @@ class BlueskyConnector(ApiConnector):
         )
 
     def _call(self, fn: Any, what: str) -> Any:
-        try:
-            return self.retry.call(fn, self._classify, f"bluesky {what}")
-        except (FatalSourceError, RetriableSourceError):
-            raise
-        except Exception as exc:
-            mapped = self.map_error(exc, what)
-            if mapped is None:
-                raise
-            raise mapped from None
+        return self.call(fn, self._classify, f"bluesky {what}", what)
 
     def map_error(self, exc: BaseException, what: str) -> SourceError | None:
         """atproto / httpx errors -> Fatal or Retriable (one place)."""

@@ -14,24 +14,24 @@ No credentials. Algolia allows about 10,000 requests per hour per IP; a 429 or
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
-from brandpulse.core.mention import Author, Engagement, Mention, Thread
+from brandpulse.core.errors import FatalSourceError, RetriableSourceError, SourceError
+from brandpulse.core.mention import Author, Engagement, Thread
 from brandpulse.core.query import compile_hn
 from listeners.api_connector import (
     ApiConnector,
     ApiOptions,
-    SourceError,
     brief_body,
     by_status,
     html_to_text,
     short,
 )
-from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
+from listeners.base import Cursor
+from listeners.loop import Limit, Page, Plan, Post, Stream
 from listeners.registry import registry
 from listeners.retry import RateLimited, Transient, Verdict
 from listeners.sweep import Sweep
@@ -61,38 +61,31 @@ class HackerNewsConnector(ApiConnector):
     def queries(self) -> list[str]:
         return [self.options.query] if self.options.query else compile_hn(self.query)
 
-    def fetch(self, cursor: Cursor | None, since: datetime | None = None) -> Iterator[Batch]:
+    def plan(self, cursor: Cursor, since: datetime | None) -> Plan:
         import requests
 
-        previous = (cursor or {}).get("queries") or {}
-        plan = self.queries()
-        sweeps = {q: Sweep.from_json(previous.get(q)) for q in plan}
+        session = requests.Session()
+        session.headers["User-Agent"] = "brandpulse-social-listening"
+        return Plan([self._stream(session, q) for q in self.queries()], close=session.close)
 
-        def snapshot() -> Cursor:
-            return {"queries": {q: s.to_json() for q, s in sweeps.items()}}
-
-        seen: set[str] = set()
-        with requests.Session() as session:
-            session.headers["User-Agent"] = "brandpulse-social-listening"
-            for query in plan:
-                sweep = sweeps[query]
-                sweep.start(floor=int(self.start_time(since).timestamp()))
-                yield from self._sweep(session, query, sweep, seen, snapshot)
-        self.log_stats()
-
-    def _sweep(
-        self, session: Any, query: str, sweep: Sweep, seen: set[str], snapshot: Any
-    ) -> Iterator[Batch]:
+    def _stream(self, session: Any, query: str) -> Stream:
         tags = self.options.tags
-        finished = False
-        page_no, last_low = 0, None
-        for _ in range(self.options.max_pages):
+
+        def fetch(sweep: Sweep, token: Any) -> Page:
             lower = sweep.high.key if sweep.high is not None else (sweep.floor or 0)
             filters = [f"created_at_i>={lower}"]
             if sweep.low is not None:
                 filters.append(f"created_at_i<={sweep.low.key}")
-                if sweep.low.key != last_low:
-                    page_no, last_low = 0, sweep.low.key
+            # the window narrows below `low`; a full page of hits at one second that
+            # took nothing (`low` unchanged) pages on within that second
+            low = (sweep.low.key, len(sweep.low.ids)) if sweep.low is not None else None
+            page_no = 0
+            if token is not None:
+                before, page_no = token
+                if low == before:
+                    page_no += 1
+                elif low is None or before is None or low[0] != before[0]:
+                    page_no = 0
             params = {
                 "query": query,
                 "tags": tags[0] if len(tags) == 1 else f"({','.join(tags)})",
@@ -100,38 +93,19 @@ class HackerNewsConnector(ApiConnector):
                 "hitsPerPage": self.options.page_size,
                 "page": page_no,
             }
-            body = self._get(session, params)
-            hits = sorted(body.get("hits") or [], key=lambda h: int(h.get("created_at_i") or 0), reverse=True)
-            mentions: list[Mention] = []
-            rejects: list[Reject] = []
-            taken = 0
-            for hit in hits:
-                key, item_id = int(hit.get("created_at_i") or 0), str(hit.get("objectID"))
-                if not sweep.pending(key, item_id):
-                    continue
-                sweep.took(key, item_id)
-                taken += 1
-                if item_id in seen:
-                    continue
-                seen.add(item_id)
-                built = self._to_mention(hit)
-                if isinstance(built, Mention):
-                    mentions.append(built)
-                elif isinstance(built, Reject):
-                    rejects.append(built)
-            if taken:
-                yield Batch(mentions, snapshot(), rejects)
-            if len(hits) < self.options.page_size:
-                finished = True  # the window below `low` is exhausted
-                break
-            if not taken:  # a full page of already-seen hits at one second: page on
-                page_no += 1
-        if finished:
-            sweep.finish()
-        yield Batch([], snapshot())
+            hits = self._get(session, params).get("hits") or []
+            return Page(hits, next=(low, page_no) if len(hits) >= self.options.page_size else None)
+
+        return Stream(
+            path=("queries", query),
+            fetch=fetch,
+            key=lambda hit: int(hit.get("created_at_i") or 0),
+            item_id=lambda hit: str(hit.get("objectID")),
+            to_post=self._to_post,
+            budget=Limit(max_pages=self.options.max_pages),
+        )
 
     def _get(self, session: Any, params: dict[str, Any]) -> dict:
-
         url = f"{self.options.base_url.rstrip('/')}/search_by_date"
 
         def call() -> dict:
@@ -139,15 +113,7 @@ class HackerNewsConnector(ApiConnector):
             response.raise_for_status()
             return response.json()
 
-        try:
-            return self.retry.call(call, self._classify, "hackernews search_by_date")
-        except (FatalSourceError, RetriableSourceError):
-            raise
-        except Exception as exc:
-            mapped = self.map_error(exc, "search_by_date")
-            if mapped is None:
-                raise
-            raise mapped from None
+        return self.call(call, self._classify, "hackernews search_by_date", "search_by_date")
 
     def map_error(self, exc: BaseException, what: str) -> SourceError | None:
         """requests errors -> Fatal or Retriable (one place)."""
@@ -176,7 +142,7 @@ class HackerNewsConnector(ApiConnector):
             return Transient()
         return None
 
-    def _to_mention(self, hit: dict) -> Mention | Reject | None:
+    def _to_post(self, hit: dict) -> Post:
         tags = hit.get("_tags") or []
         is_comment = "comment" in tags
         if is_comment:
@@ -188,7 +154,7 @@ class HackerNewsConnector(ApiConnector):
         item_id = str(hit.get("objectID"))
         url = HN_ITEM.format(item_id)
         created = hit.get("created_at_i")
-        return self.build(
+        return Post(
             hit,
             native_id=item_id,
             text=text,

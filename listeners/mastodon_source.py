@@ -17,7 +17,6 @@ X-RateLimit-Reset time; the connector waits for it (see listeners/retry.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
@@ -25,19 +24,20 @@ from urllib.parse import urlparse
 
 from pydantic import Field, field_validator
 
-from brandpulse.core.mention import Author, Engagement, Mention, Thread
+from brandpulse.core.errors import FatalSourceError, RetriableSourceError, SourceError
+from brandpulse.core.mention import Author, Engagement, Thread
 from brandpulse.core.query import compile_mastodon, mastodon_hashtags
 from listeners.api_connector import (
     ApiConnector,
     ApiOptions,
-    SourceError,
     by_status,
     html_to_text,
     parse_iso,
     short,
 )
-from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
+from listeners.base import Cursor
 from listeners.credentials import Secret
+from listeners.loop import Limit, Page, Plan, Post, SkipStream, Stream
 from listeners.registry import registry
 from listeners.retry import RateLimited, Transient, Verdict
 from listeners.sweep import Sweep
@@ -84,6 +84,7 @@ class MastodonConnector(ApiConnector):
     name = "mastodon"
     Options = MastodonOptions
     options: MastodonOptions
+    duplicate_stat = "duplicate or boost"
     secrets: ClassVar[tuple[Secret, ...]] = (
         Secret("MASTODON_ACCESS_TOKEN", "brandpulse_mastodon", "password", required=False),
         Secret("MASTODON_API_BASE_URL", "brandpulse_mastodon", "host", required=False),
@@ -125,96 +126,48 @@ class MastodonConnector(ApiConnector):
             out += [("search", q) for q in queries]
         return out
 
-    def fetch(self, cursor: Cursor | None, since: datetime | None = None) -> Iterator[Batch]:
-        previous = (cursor or {}).get("instances") or {}
-        sweeps: dict[str, dict[str, Sweep]] = {}
-        seen: set[str] = set()
-        failures: list[str] = []
-        attempted = 0
-
-        def snapshot() -> Cursor:
-            return {"instances": {i: {k: s.to_json() for k, s in t.items()} for i, t in sweeps.items()}}
-
+    def plan(self, cursor: Cursor, since: datetime | None) -> Plan:
+        streams = []
         for instance in self.options.instances:
             api, last = self._client(instance)
-            plan = self.timelines(authenticated=api.access_token is not None)
-            sweeps[instance] = {
-                f"{kind}:{value}": Sweep.from_json((previous.get(instance) or {}).get(f"{kind}:{value}"))
-                for kind, value in plan
-            }
-            for kind, value in plan:
-                attempted += 1
-                sweep = sweeps[instance][f"{kind}:{value}"]
-                sweep.start(floor=int(self.start_time(since).timestamp()))
-                try:
-                    yield from self._sweep(api, last, instance, kind, value, sweep, seen, snapshot)
-                except _Skip as exc:
-                    failures.append(str(exc))
-                    log.warning("%s/mastodon: %s", self.brand.name, exc)
-        if attempted and len(failures) == attempted:
-            raise FatalSourceError("mastodon: every timeline failed: " + "; ".join(failures))
-        self.log_stats()
+            for kind, value in self.timelines(authenticated=api.access_token is not None):
+                streams.append(self._stream(api, last, instance, kind, value))
+        return Plan(streams, noun="timeline")
 
-    def _sweep(
-        self,
-        api: Any,
-        last: dict,
-        instance: str,
-        kind: str,
-        value: str,
-        sweep: Sweep,
-        seen: set[str],
-        snapshot: Any,
-    ) -> Iterator[Batch]:
-        since_id = sweep.high.key if sweep.high is not None else snowflake_at(sweep.floor or 0) - 1
-        finished = False
-        for _ in range(self.options.max_pages):
-            max_id = sweep.low.key if sweep.low is not None else None
+    def _stream(self, api: Any, last: dict, instance: str, kind: str, value: str) -> Stream:
+        def since_id(sweep: Sweep) -> int:
+            return sweep.high.key if sweep.high is not None else snowflake_at(sweep.floor or 0) - 1
 
-            def page(max_id: int | None = max_id) -> list:
+        def fetch(sweep: Sweep, token: Any) -> Page:
+            max_id = sweep.low.key if sweep.low is not None else None  # pages down below `low`
+
+            def page() -> list:
                 if kind == "tag":
                     return api.timeline_hashtag(
-                        value, since_id=since_id, max_id=max_id, limit=self.options.page_size
+                        value, since_id=since_id(sweep), max_id=max_id, limit=self.options.page_size
                     )
                 found = api.search_v2(
-                    value,
-                    result_type="statuses",
-                    resolve=False,
-                    max_id=max_id,
-                    limit=self.options.page_size,
+                    value, result_type="statuses", resolve=False, max_id=max_id, limit=self.options.page_size
                 )
                 return list(found.get("statuses") or [])
 
             statuses = self._call(page, api, last, instance, f"{kind} {value!r}")
-            ordered = sorted(statuses, key=lambda s: int(s["id"]), reverse=True)
-            fresh = [s for s in ordered if int(s["id"]) > since_id]
-            mentions: list[Mention] = []
-            rejects: list[Reject] = []
-            for status in fresh:
-                if not sweep.pending(int(status["id"]), str(status["id"])):
-                    continue
-                sweep.took(int(status["id"]), str(status["id"]))
-                built = self._to_mention(status, instance, seen)
-                if isinstance(built, Mention):
-                    mentions.append(built)
-                elif isinstance(built, Reject):
-                    rejects.append(built)
-            if fresh:
-                yield Batch(mentions, snapshot(), rejects)
-            if not fresh or len(fresh) < len(ordered) or len(ordered) < self.options.page_size:
-                finished = True  # an empty/short page, or one that reached the cursor
-                break
-        if finished:
-            sweep.finish()
-        yield Batch([], snapshot())
+            return Page(statuses, next=True if len(statuses) >= self.options.page_size else None)
 
-    def _to_mention(self, status: dict, instance: str, seen: set[str]) -> Mention | Reject | None:
+        return Stream(
+            path=("instances", instance, f"{kind}:{value}"),
+            fetch=fetch,
+            key=lambda status: int(status["id"]),
+            item_id=lambda status: str(status["id"]),
+            identity=lambda status: _uri(status, instance),
+            to_post=lambda status: self._to_post(status, instance),
+            budget=Limit(max_pages=self.options.max_pages),
+            lower_bound=lambda sweep: since_id(sweep) + 1,  # search cannot be bounded by since_id
+        )
+
+    def _to_post(self, status: dict, instance: str) -> Post:
         original = status.get("reblog") or status  # boosts count once, as the boosted post
-        uri = original.get("uri") or original.get("url") or f"https://{instance}/statuses/{original['id']}"
-        if uri in seen:
-            self.stats["duplicate or boost"] += 1
-            return None
-        seen.add(uri)
+        uri = _uri(status, instance)
         account = original.get("account") or {}
         acct = account.get("acct") or ""
         handle = acct if "@" in acct or not acct else f"{acct}@{instance}"
@@ -222,7 +175,7 @@ class MastodonConnector(ApiConnector):
         if original.get("spoiler_text"):
             text = f"{original['spoiler_text']}\n\n{text}".strip()
         created = original.get("created_at")
-        return self.build(
+        return Post(
             original,
             native_id=uri,
             text=text,
@@ -262,11 +215,11 @@ class MastodonConnector(ApiConnector):
                     f"{instance} rejected MASTODON_ACCESS_TOKEN (401): {exc}. Check the token and "
                     "that MASTODON_API_BASE_URL names its instance."
                 ) from None
-            raise _Skip(f"{instance} {what}: requires login (401)") from None
+            raise SkipStream(f"{instance} {what}: requires login (401)") from None
         except MastodonNotFoundError:
-            raise _Skip(f"{instance} {what}: not found (404)") from None
+            raise SkipStream(f"{instance} {what}: not found (404)") from None
         except MastodonAPIError as exc:
-            raise _Skip(f"{instance} {what}: refused: {exc}") from None
+            raise SkipStream(f"{instance} {what}: refused: {exc}") from None
 
     def map_error(self, exc: BaseException, what: str) -> SourceError | None:
         """Mastodon.py / requests errors -> Fatal or Retriable (one place). Inside a
@@ -319,8 +272,11 @@ class MastodonConnector(ApiConnector):
         return self.retry.clock() + max(0.0, reset.timestamp() - server_now)
 
 
-class _Skip(Exception):
-    """One timeline of one instance cannot be read (logged; the others go on)."""
+def _uri(status: dict, instance: str) -> str:
+    """A post's ActivityPub URI (of the boosted post for a boost): one document
+    however many instances and boosts it is seen through."""
+    original = status.get("reblog") or status
+    return original.get("uri") or original.get("url") or f"https://{instance}/statuses/{original['id']}"
 
 
 registry.register(MastodonConnector)

@@ -15,21 +15,21 @@ with the reason, never dropped silently.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from brandpulse.core.mention import Author, Engagement, Mention, Thread
+from brandpulse.core.errors import FatalSourceError, RetriableSourceError, SourceError
+from brandpulse.core.mention import Author, Engagement, Thread
 from brandpulse.core.query import compile_reddit
-from listeners.api_connector import ApiConnector, ApiOptions, SourceError, by_status, dumps, short
-from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
+from listeners.api_connector import ApiConnector, ApiOptions, by_status, dumps, short
+from listeners.base import Cursor, Reject
 from listeners.credentials import Secret
+from listeners.loop import Limit, Page, Plan, Post, Stream
 from listeners.registry import registry
 from listeners.retry import RateLimited, Transient, Verdict
-from listeners.sweep import Mark, Sweep
+from listeners.sweep import Sweep
 
 log = logging.getLogger(__name__)
 
@@ -89,128 +89,60 @@ class RedditConnector(ApiConnector):
             out.append((f"comments:{'+'.join(sorted(self.options.subreddits))}", None))
         return out
 
-    def fetch(self, cursor: Cursor | None, since: datetime | None = None) -> Iterator[Batch]:
-        reddit = self._reddit()
-        subreddit = reddit.subreddit("+".join(self.options.subreddits) or "all")
-        previous = (cursor or {}).get("listings") or {}
-        plan = self.listings()
-        sweeps = {key: Sweep.from_json(previous.get(key)) for key, _ in plan}
+    def plan(self, cursor: Cursor, since: datetime | None) -> Plan:
+        subreddit = self._reddit().subreddit("+".join(self.options.subreddits) or "all")
+        return Plan([self._stream(subreddit, key, query) for key, query in self.listings()])
 
-        def snapshot() -> Cursor:
-            return {"listings": {k: s.to_json() for k, s in sweeps.items()}}
+    def _stream(self, subreddit: Any, key: str, query: str | None) -> Stream:
+        size, most = self.options.page_size, self.options.max_items
+        read = [0]  # items the listing generator gave (praw stops at `limit` = max_items)
 
-        for key, query in plan:
-            sweep = sweeps[key]
-            sweep.start(floor=int(self.start_time(since).timestamp()))
-            yield from self._sweep(subreddit, query, sweep, snapshot)
-        self.log_stats()
-
-    def _sweep(self, subreddit: Any, query: str | None, sweep: Sweep, snapshot: Any) -> Iterator[Batch]:
         def listing(after: str | None) -> Any:
-            params = {"after": after} if after else {}
             kwargs: dict[str, Any] = {
-                "limit": self.options.max_items,
-                "request_limit": self.options.page_size,
-                "params": params,
+                "limit": most,
+                "request_limit": size,
+                "params": {"after": after} if after else {},
             }
             if query is None:
                 return subreddit.comments(**kwargs)
             return subreddit.search(query, sort="new", syntax="lucene", time_filter="all", **kwargs)
 
-        resume = sweep.extra.get("after")
-        items = listing(resume)
-        first = True
-        page: list[Any] = []
-        done = False
-        read = 0  # items this listing generator gave (praw stops at `limit` = max_items)
-        budget_hit = False
-        ctx = _Pass(since=Mark(sweep.low.key, set(sweep.low.ids)) if sweep.low else None)
-        while not done:
-            item = self._next(items)
-            if item is None and first and resume:  # the resume point vanished: start at the top
-                items, resume = listing(None), None
-                continue
-            first = False
+        def fetch(sweep: Sweep, items: Any) -> Page:
+            first = items is None
+            resume = sweep.extra.get("after") if first else None
+            if first:
+                items = listing(resume)
+            chunk = self._chunk(items, size)
+            if first and resume and not chunk:  # the resume point vanished: start at the top
+                items = listing(None)
+                chunk = self._chunk(items, size)
+            read[0] += len(chunk)
+            more = len(chunk) == size or read[0] >= most  # praw's limit ends it, not the listing
+            # the next run resumes below the last item listed (`after`), so older posts are not skipped
+            return Page(
+                chunk, next=items if more else None, resume={"after": chunk[-1].fullname} if chunk else None
+            )
+
+        return Stream(
+            path=("listings", key),
+            fetch=fetch,
+            key=lambda item: int(vars(item)["created_utc"]),
+            item_id=lambda item: item.fullname,
+            to_post=lambda item: self._to_post(item, from_search=item.fullname.startswith("t3_")),
+            budget=Limit(max_items=most),
+            # newest first: below the high-water mark (or the first sweep's floor) the listing is done
+            lower_bound=lambda sweep: sweep.high.key if sweep.high is not None else (sweep.floor or 0),
+            ends_when_stuck=True,
+        )
+
+    def _chunk(self, items: Any, size: int) -> list[Any]:
+        chunk: list[Any] = []
+        while len(chunk) < size:
+            item = self.call(lambda: next(items, None), self._classify, "reddit listing", "reddit listing")
             if item is None:
-                done = True
-                # praw ends the generator at `limit`: the listing may go on below
-                budget_hit = read >= self.options.max_items
-            else:
-                read += 1
-                key = int(vars(item)["created_utc"])
-                if sweep.below_high(key) or (sweep.high is None and key < (sweep.floor or 0)):
-                    done = True  # newest first: everything further down is older
-                else:
-                    page.append(item)
-            if page and (done or len(page) >= self.options.page_size):
-                yield self._batch(page, sweep, snapshot, ctx)
-                page = []
-        if budget_hit and not ctx.taken:
-            # a whole max_items of repeats (the resume point vanished and the listing,
-            # capped at ~1,000 items, cannot reach below it): finish, or the sweep would
-            # never end and newer posts never be read
-            log.warning(
-                "%s/reddit: %d items read without reaching below the last indexed one; the "
-                "listing cannot go further back, ending this sweep",
-                self.brand.name,
-                read,
-            )
-            sweep.finish()
-        elif budget_hit:
-            # the sweep stays in progress: the next run resumes below the last item
-            # (`after`), so older posts are not skipped
-            self.stats["listing stopped at max_items"] += 1
-            log.warning(
-                "%s/reddit: max_items=%d reached for one listing; the next run resumes below %s",
-                self.brand.name,
-                self.options.max_items,
-                sweep.extra.get("after"),
-            )
-        else:
-            sweep.finish()
-        yield Batch([], snapshot())
-
-    def _batch(self, items: list[Any], sweep: Sweep, snapshot: Any, ctx: _Pass) -> Batch:
-        mentions: list[Mention] = []
-        rejects: list[Reject] = []
-        for item in sorted(items, key=lambda i: vars(i)["created_utc"], reverse=True):
-            key, fullname = int(vars(item)["created_utc"]), item.fullname
-            if not sweep.pending(key, fullname):
-                if fullname in ctx.taken or not sweep.late(key, fullname, ctx.since):
-                    self.stats["already yielded"] += 1
-                    continue
-                # /new listings are not always strictly newest first: an item newer than
-                # one yielded in an earlier batch is still new. Index it (idempotent id).
-                self.stats["out of order (indexed)"] += 1
-                log.info(
-                    "%s/reddit: %s arrived out of newest-first order (created %d, below it already %d); "
-                    "indexing it",
-                    self.brand.name,
-                    fullname,
-                    key,
-                    sweep.low.key if sweep.low else key,
-                )
-            sweep.took(key, fullname)
-            ctx.taken.add(fullname)
-            built = self._to_mention(item, from_search=item.fullname.startswith("t3_"))
-            if isinstance(built, Mention):
-                mentions.append(built)
-            elif isinstance(built, Reject):
-                rejects.append(built)
-        if items:
-            sweep.extra["after"] = items[-1].fullname
-        return Batch(mentions, snapshot(), rejects)
-
-    def _next(self, items: Any) -> Any:
-        try:
-            return self.retry.call(lambda: next(items, None), self._classify, "reddit listing")
-        except (FatalSourceError, RetriableSourceError):
-            raise
-        except Exception as exc:
-            mapped = self.map_error(exc, "reddit listing")
-            if mapped is None:
-                raise
-            raise mapped from None
+                break
+            chunk.append(item)
+        return chunk
 
     def map_error(self, exc: BaseException, what: str) -> SourceError | None:
         """praw / prawcore / requests errors -> Fatal or Retriable (one place)."""
@@ -256,7 +188,7 @@ class RedditConnector(ApiConnector):
             return Transient()
         return None
 
-    def _to_mention(self, item: Any, from_search: bool) -> Mention | Reject | None:
+    def _to_post(self, item: Any, from_search: bool) -> Post | Reject | None:
         # praw fetches missing attributes lazily (one request each): read the listing data only
         data = vars(item)
         raw = {k: v for k, v in data.items() if not k.startswith("_") and _plain(v)}
@@ -287,7 +219,7 @@ class RedditConnector(ApiConnector):
                         url,
                     )
         subreddit = data.get("subreddit")
-        return self.build(
+        return Post(
             raw,
             native_id=item.fullname,
             text=text,
@@ -312,15 +244,6 @@ _CREDS = (
     "Check REDDIT_CLIENT_ID / REDDIT_CLIENT_SECRET (or the brandpulse_reddit Connection); "
     "new apps need Reddit's approval for API access."
 )
-
-
-@dataclass
-class _Pass:
-    """One pass down a listing: `since` = the sweep's low mark when it began,
-    `taken` = fullnames yielded in this pass."""
-
-    since: Mark | None
-    taken: set[str] = field(default_factory=set)
 
 
 def _plain(value: Any) -> bool:

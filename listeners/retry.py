@@ -23,7 +23,7 @@ from typing import TypeVar
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
-from listeners.base import RetriableSourceError
+from brandpulse.core.errors import RetriableSourceError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -16,25 +16,25 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from brandpulse.core.mention import Author, Engagement, Kind, Mention, Thread
+from brandpulse.core.errors import FatalSourceError, RetriableSourceError, SourceError
+from brandpulse.core.mention import Author, Engagement, Kind, Thread
 from brandpulse.core.query import compile_x
 from listeners.api_connector import (
     ApiConnector,
     ApiOptions,
-    SourceError,
     by_status,
     parse_iso,
     redact_tokens,
     short,
 )
-from listeners.base import Batch, Cursor, FatalSourceError, Reject, RetriableSourceError
+from listeners.base import Cursor
 from listeners.credentials import Secret
+from listeners.loop import Budget, Page, Plan, Post, Stream
 from listeners.registry import registry
 from listeners.retry import RateLimited, Transient, Verdict
 from listeners.sweep import Sweep
@@ -62,8 +62,11 @@ class XOptions(ApiOptions):
     )
 
 
-class ReadBudget:
-    """Posts read this run and this month (X bills per post read)."""
+class ReadBudget(Budget):
+    """Posts read this run and this month (X bills per post read); one budget
+    for the whole run: once spent, the remaining queries wait for the next run."""
+
+    stops_run = True
 
     def __init__(self, state: dict[str, Any] | None, month: str, per_run: int | None, per_month: int | None):
         state = state or {}
@@ -80,9 +83,18 @@ class ReadBudget:
             left.append(self.per_month - self.month_reads)
         return min(left)
 
-    def spend(self, reads: int) -> None:
-        self.run_reads += reads
-        self.month_reads += reads
+    def allows(self) -> bool:
+        return self.remaining() >= MIN_PAGE
+
+    def spend(self, items: int) -> None:
+        self.run_reads += items
+        self.month_reads += items
+
+    def describe(self) -> str:
+        return (
+            f"read budget reached ({self.run_reads} read this run, {self.month_reads} this month; "
+            f"limits: run {self.per_run}, month {self.per_month})"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {"month": self.month, "reads": self.month_reads}
@@ -105,114 +117,80 @@ class XConnector(ApiConnector):
         redact_tokens("tweepy.client")  # tweepy logs request headers at DEBUG
         return tweepy.Client(bearer_token=self.require("X_BEARER_TOKEN"), return_type=dict)
 
-    def fetch(self, cursor: Cursor | None, since: datetime | None = None) -> Iterator[Batch]:
-        import tweepy
-
-        state = dict(cursor or {})
-        previous = state.get("queries") or {}
-        keys = {q: hashlib.sha1(q.encode(), usedforsecurity=False).hexdigest()[:12] for q in self.queries()}
-        sweeps = {k: Sweep.from_json(previous.get(k)) for k in keys.values()}
+    def plan(self, cursor: Cursor, since: datetime | None) -> Plan:
         budget = ReadBudget(
-            state.get("budget"),
+            cursor.get("budget"),
             self.now().strftime("%Y-%m"),
             self.options.max_reads_per_run,
             self.options.max_reads_per_month,
         )
-
-        def snapshot() -> Cursor:
-            return {"queries": {k: s.to_json() for k, s in sweeps.items()}, "budget": budget.to_json()}
-
         client = self._client()
-        seen: dict[str, int] = {}
-        for query, key in keys.items():
-            sweep = sweeps[key]
-            sweep.start(floor=int(self.start_time(since).timestamp()))
-            params: dict[str, Any] = {
-                "expansions": ["author_id"],
-                "tweet_fields": TWEET_FIELDS,
-                "user_fields": USER_FIELDS,
+        self._versions: dict[str, int] = {}  # an edited post's first id -> the newest version taken
+        streams = [
+            self._stream(
+                client, query, hashlib.sha1(query.encode(), usedforsecurity=False).hexdigest()[:12], budget
+            )
+            for query in self.queries()
+        ]
+        return Plan(streams, state=lambda: {"budget": budget.to_json()})
+
+    def _stream(self, client: Any, query: str, key: str, budget: ReadBudget) -> Stream:
+        params: dict[str, Any] = {}
+
+        def fetch(sweep: Sweep, token: Any) -> Page:
+            if token is None:  # since_id / start_time / until_id are set once per run
+                params.update(expansions=["author_id"], tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS)
+                if sweep.high is not None:
+                    params["since_id"] = str(sweep.high.key)
+                else:
+                    floor = datetime.fromtimestamp(sweep.floor or 0, UTC)
+                    params["start_time"] = max(floor, self.now() - RECENT_WINDOW)
+                if sweep.low is not None:
+                    params["until_id"] = str(sweep.low.key)
+            kwargs = {
+                **params,
+                "next_token": token,
+                "max_results": int(min(self.options.page_size, budget.remaining())),
             }
-            if sweep.high is not None:
-                params["since_id"] = str(sweep.high.key)
-            else:
-                floor = datetime.fromtimestamp(sweep.floor or 0, UTC)
-                params["start_time"] = max(floor, self.now() - RECENT_WINDOW)
-            if sweep.low is not None:
-                params["until_id"] = str(sweep.low.key)
+            page = self.call(
+                lambda: client.search_recent_tweets(query, **kwargs),
+                _classify,
+                "x recent search",
+                f"the query {query!r}",
+            )
+            users = {u["id"]: u for u in (page.get("includes") or {}).get("users", [])}
+            tweets = [(t, users.get(t.get("author_id"))) for t in page.get("data") or []]
+            return Page(tweets, next=(page.get("meta") or {}).get("next_token"))
 
-            def search(*args: Any, **kwargs: Any) -> dict:
-                kwargs["max_results"] = int(min(self.options.page_size, budget.remaining()))
-                return self._call(lambda: client.search_recent_tweets(*args, **kwargs), args[0])
+        return Stream(
+            path=("queries", key),
+            fetch=fetch,
+            key=lambda item: int(item[0]["id"]),
+            item_id=lambda item: str(item[0]["id"]),
+            to_post=lambda item: self._latest(*item),
+            budget=budget,
+        )
 
-            search.__name__ = "search_recent_tweets"  # tweepy picks next_token by method name
-            pages = iter(tweepy.Paginator(search, query, **params))
-            finished = False
-            while True:
-                if budget.remaining() < MIN_PAGE:
-                    break
-                page = next(pages, None)
-                if page is None:
-                    finished = True
-                    break
-                tweets = page.get("data") or []
-                budget.spend(len(tweets))
-                mentions, rejects = self._page(page, sweep, seen)
-                yield Batch(mentions, snapshot(), rejects)
-            if finished:
-                sweep.finish()
-                yield Batch([], snapshot())
-            else:
-                log.warning(
-                    "%s/x: read budget reached (%d read this run, %d this month; limits: run %s, "
-                    "month %s); stopping, the next run resumes where this one stopped",
-                    self.brand.name,
-                    budget.run_reads,
-                    budget.month_reads,
-                    self.options.max_reads_per_run,
-                    self.options.max_reads_per_month,
-                )
-                yield Batch([], snapshot())
-                break
-        self.log_stats()
+    def _latest(self, tweet: dict, user: dict | None) -> Post | None:
+        """An edited post is one document: its id is the first of
+        `edit_history_tweet_ids` (the original) and the latest version wins."""
+        tweet_id = str(tweet["id"])
+        history = [str(i) for i in tweet.get("edit_history_tweet_ids") or ()] or [tweet_id]
+        original = history[0]
+        newest = self._versions.get(original)
+        if (tweet_id in history and history[-1] != tweet_id) or (
+            newest is not None and newest > int(tweet_id)
+        ):
+            # an older version of an edited post: its latest version has a newer id,
+            # so the search returns (or returned) that one
+            self.stats["older edit version (superseded)"] += 1
+            return None
+        if newest is not None:
+            self.stats["edited post updated"] += 1
+        self._versions[original] = int(tweet_id)
+        return self._to_post(tweet, user, original)
 
-    def _page(self, page: dict, sweep: Sweep, seen: dict[str, int]) -> tuple[list[Mention], list[Reject]]:
-        """Mentions of one page. An edited post is one document: its id is the first
-        of `edit_history_tweet_ids` (the original) and the latest version wins;
-        `seen` maps an original id to the newest version taken this run."""
-        users = {u["id"]: u for u in (page.get("includes") or {}).get("users", [])}
-        tweets = sorted(page.get("data") or [], key=lambda t: int(t["id"]), reverse=True)
-        mentions: list[Mention] = []
-        rejects: list[Reject] = []
-        for tweet in tweets:
-            tweet_id = str(tweet["id"])
-            if not sweep.pending(int(tweet_id), tweet_id):
-                continue
-            sweep.took(int(tweet_id), tweet_id)
-            history = [str(i) for i in tweet.get("edit_history_tweet_ids") or ()] or [tweet_id]
-            original = history[0]
-            if tweet_id in history and history[-1] != tweet_id:
-                # an older version of an edited post: its latest version has a newer id,
-                # so the search returns (or returned) that one
-                self.stats["older edit version (superseded)"] += 1
-                continue
-            newest = seen.get(original)
-            if newest is not None and newest >= int(tweet_id):
-                if newest > int(tweet_id):
-                    self.stats["older edit version (superseded)"] += 1
-                continue
-            if newest is not None:
-                self.stats["edited post updated"] += 1
-            seen[original] = int(tweet_id)
-            item = self._to_mention(tweet, users.get(tweet.get("author_id")), original)
-            if isinstance(item, Mention):
-                mentions.append(item)
-            elif isinstance(item, Reject):
-                rejects.append(item)
-        return mentions, rejects
-
-    def _to_mention(
-        self, tweet: dict, user: dict | None, original: str | None = None
-    ) -> Mention | Reject | None:
+    def _to_post(self, tweet: dict, user: dict | None, original: str | None = None) -> Post:
         """`original`: the post's first id (edits share it); the url names the
         version taken (the latest edit)."""
         refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []}
@@ -227,7 +205,7 @@ class XConnector(ApiConnector):
             else f"https://x.com/i/web/status/{tweet['id']}"
         )
         lang = tweet.get("lang")
-        return self.build(
+        return Post(
             {"tweet": tweet, "user": user or None},
             native_id=original or str(tweet["id"]),
             text=html.unescape(text) if text else text,  # v2 escapes &, < and >
@@ -251,17 +229,6 @@ class XConnector(ApiConnector):
             ),
             thread=Thread(conversation_id=tweet.get("conversation_id"), parent_id=refs.get("replied_to")),
         )
-
-    def _call(self, fn: Any, query: str) -> dict:
-        try:
-            return self.retry.call(fn, _classify, "x recent search")
-        except (FatalSourceError, RetriableSourceError):
-            raise
-        except Exception as exc:
-            mapped = self.map_error(exc, f"the query {query!r}")
-            if mapped is None:
-                raise
-            raise mapped from None
 
     def map_error(self, exc: BaseException, what: str) -> SourceError | None:
         """tweepy / requests errors -> Fatal (credentials, access, query) or Retriable."""

@@ -1,18 +1,21 @@
-"""What the API connectors share: credentials, retries, the sweep cursor, HTML, log redaction."""
+"""What the API connectors share: credentials, retries, the sweep cursor and loop, HTML, log redaction."""
 
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 
 import pytest
 
+from brandpulse.core.config import Brand
 from listeners import credentials
-from listeners.api_connector import html_to_text, redact_tokens
+from listeners.api_connector import ApiConnector, html_to_text, redact_tokens
 from listeners.base import RetriableSourceError
 from listeners.credentials import Secret, connection_json, missing, resolve
+from listeners.loop import Page, Plan, Post, Stream
 from listeners.retry import RateLimited, Transient
 from listeners.sweep import Sweep
-from tests.fixtures.common import FakeClock
+from tests.fixtures.common import NOW, FakeClock, drain
 
 SECRET = Secret("BRANDPULSE_TEST_TOKEN", "brandpulse_test", "password")
 
@@ -156,3 +159,71 @@ def test_tokens_in_library_logs_are_masked(caplog):
     assert "abc.DEF-123" not in caplog.text and "xyz" not in caplog.text
     assert "'Accept': 'json'" in caplog.text
     assert len(log.filters) == 1
+
+
+# --- the shared sweep loop (listeners/loop.py) ----------------------------------------
+
+
+class Listing(ApiConnector):
+    """A connector over an in-memory listing: pages of {"k", "id", "text"} items,
+    in the order the "platform" lists them. Not registered."""
+
+    name = "listing"
+
+    def __init__(self, pages: list[list[dict]], clock: FakeClock) -> None:
+        super().__init__(Brand(name="acme", query="acme"), retry=clock.policy())
+        self.pages = pages
+
+    def plan(self, cursor, since):
+        def fetch(sweep, token):
+            n = token or 0
+            return Page(self.pages[n], next=n + 1 if n + 1 < len(self.pages) else None)
+
+        def to_post(item):
+            if item["text"] == "boom":
+                raise ValueError("the mapping broke on this one")
+            created = datetime.fromtimestamp(item["k"], UTC)
+            return Post(item, native_id=item["id"], text=item["text"], created_at=created)
+
+        stream = Stream(
+            path=("listing", "all"),
+            fetch=fetch,
+            key=lambda item: item["k"],
+            item_id=lambda item: item["id"],
+            to_post=to_post,
+        )
+        return Plan([stream])
+
+
+def _item(k: int, text: str = "acme") -> dict:
+    return {"k": int(NOW) - 1000 + k, "id": f"i{k}", "text": f"{text} {k}" if text != "boom" else text}
+
+
+def test_an_item_whose_mapping_raises_is_a_reject_and_the_page_goes_on():
+    c = Listing([[_item(9), _item(8, "boom"), _item(7)]], FakeClock())
+    run = drain(c)
+    assert [m.native_id for m in run.mentions] == ["i9", "i7"]
+    (reject,) = run.rejects
+    assert reject.reason.startswith("cannot map post: ValueError") and '"boom"' in reject.raw
+    assert not run.cursor["listing"]["all"].get("in_progress")  # the sweep finished
+
+
+def test_items_out_of_newest_first_order_are_indexed_by_every_connector():
+    late = _item(8)  # newer than page 1's oldest item, listed on page 2
+    c = Listing([[_item(9), _item(7), _item(6)], [late, _item(5)]], FakeClock())
+    run = drain(c)
+    assert sorted(m.native_id for m in run.mentions) == ["i5", "i6", "i7", "i8", "i9"]
+    assert c.stats["out of order (indexed)"] == 1
+    again = drain(Listing(c.pages, FakeClock()), cursor=run.cursor)
+    assert again.mentions == []  # the finished sweep covers the late item too
+
+
+def test_error_classes_are_defined_once():
+    from brandpulse.core import errors
+    from listeners import base
+
+    assert base.FatalSourceError is errors.FatalSourceError
+    assert base.RetriableSourceError is errors.RetriableSourceError
+    assert base.NothingToRead is errors.NothingToRead
+    for cls in (errors.FatalSourceError, errors.RetriableSourceError, errors.NothingToRead):
+        assert issubclass(cls, errors.SourceError)
