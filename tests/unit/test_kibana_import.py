@@ -172,12 +172,12 @@ def test_cli_import_prints_counts_and_never_the_secret(kibana, no_kibana_env) ->
 
 
 def test_dry_run_makes_no_network_call(no_kibana_env, monkeypatch: pytest.MonkeyPatch) -> None:
-    import httpx
+    import requests
 
     def refuse(*args, **kwargs):
         raise AssertionError("dry run must not open a connection")
 
-    monkeypatch.setattr(httpx.Client, "send", refuse)
+    monkeypatch.setattr(requests.Session, "send", refuse)
     no_kibana_env.setenv("KIBANA_API_KEY", SECRET)
     run = CliRunner().invoke(app, ["kibana", "import", "--url", "http://kibana.invalid:5601", "--dry-run"])
     assert run.exit_code == 0, run.output
