@@ -197,3 +197,15 @@ def test_bad_space_and_half_basic_auth_are_usage_errors(no_kibana_env) -> None:
 def test_parse_response_uses_destination_id() -> None:
     body = {"success": True, "successResults": [{"type": "lens", "id": "a", "destinationId": "b"}]}
     assert parse_response(body).created == [("lens", "b")]
+
+
+def test_unreachable_kibana_is_an_import_error_without_credentials(no_kibana_env) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    auth = KibanaAuth.from_env({"KIBANA_USERNAME": "analyst", "KIBANA_PASSWORD": SECRET})
+    with pytest.raises(KibanaImportError, match="cannot reach Kibana") as info:
+        import_objects(ImportPlan(import_url(f"http://127.0.0.1:{port}"), build_objects(), auth), timeout_s=5)
+    assert SECRET not in str(info.value)
