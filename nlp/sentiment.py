@@ -16,7 +16,6 @@ the model only (``@user``, ``http``); the caller's strings are never changed.
 from __future__ import annotations
 
 import importlib
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from brandpulse.core.settings import LocalSettings
 from nlp.normalize import normalise_for_model
 from nlp.training.labelled import LABELS
 
@@ -65,7 +65,8 @@ class SentimentModel(Protocol):
 
 
 def _torch_threads() -> int:
-    return int(os.environ.get("BRANDPULSE_TORCH_THREADS", "1"))
+    """``BRANDPULSE_TORCH_THREADS`` (default 1), read at call time."""
+    return LocalSettings.load().torch_threads
 
 
 def _bf16_supported() -> bool:

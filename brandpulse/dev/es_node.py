@@ -6,7 +6,8 @@ compiles it once into ``~/.cache/brandpulse/es-node/<content hash>/lib``;
 ``start()`` runs it detached on ``127.0.0.1:<port>`` with its data, logs and pid
 file under a git-ignored state dir (default ``<repo>/.state/es``).
 
-Environment (read at call time): ``BRANDPULSE_ES_PORT`` (default port),
+Environment (read at call time through `LocalSettings` in
+brandpulse/core/settings.py): ``BRANDPULSE_ES_PORT`` (default port),
 ``BRANDPULSE_STATE_DIR`` (project state dir; the node uses its ``es/`` subdir),
 ``BRANDPULSE_ES_HEAP`` (``MAX`` or ``MIN:MAX``, default ``512m:1g``),
 ``BRANDPULSE_ES_JAVA_OPTS`` (extra JVM flags), ``BRANDPULSE_CACHE_DIR``
@@ -31,18 +32,20 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from brandpulse.core.settings import LocalSettings, describe_error
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ES_NODE_DIR = REPO_ROOT / "tools" / "es-node"
 MAIN_CLASS = "io.brandpulse.esnode.Main"
-DEFAULT_PORT = 9200
-DEFAULT_HEAP = "512m:1g"
+DEFAULT_PORT: int = LocalSettings.model_fields["es_port"].default
+DEFAULT_HEAP: str = LocalSettings.model_fields["es_heap"].default
 _COMPLETE_MARKER = ".complete"
 _PID_FILE = "node.pid"
 _META_FILE = "node.json"
@@ -70,22 +73,28 @@ class NodeInfo:
 # --------------------------------------------------------------------------- paths and defaults
 
 
+def _settings() -> LocalSettings:
+    """The node's settings from the environment, now; an invalid value is an
+    `EsNodeError` naming the variable."""
+    try:
+        return LocalSettings.load()
+    except ValidationError as exc:
+        raise EsNodeError(f"invalid settings: {describe_error(exc)}") from None
+
+
 def cache_dir() -> Path:
     """Root of the build cache (``$BRANDPULSE_CACHE_DIR`` or ``~/.cache/brandpulse``)."""
-    env = os.environ.get("BRANDPULSE_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "brandpulse"
+    return _settings().cache_dir
 
 
 def default_port() -> int:
     """``$BRANDPULSE_ES_PORT`` or 9200."""
-    return int(os.environ.get("BRANDPULSE_ES_PORT") or DEFAULT_PORT)
+    return _settings().es_port
 
 
 def default_state_dir() -> Path:
     """``$BRANDPULSE_STATE_DIR/es`` or ``<repo>/.state/es``."""
-    env = os.environ.get("BRANDPULSE_STATE_DIR")
-    base = Path(env).expanduser() if env else REPO_ROOT / ".state"
-    return (base / "es").resolve()
+    return (_settings().state_dir / "es").resolve()
 
 
 def source_key() -> str:
@@ -270,12 +279,19 @@ def _port_in_use(port: int) -> bool:
 
 
 def _http_json(url: str, timeout: float) -> dict[str, Any] | None:
+    """GET a local URL's JSON object; None when unreachable, non-2xx or not JSON."""
+    import requests
+
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            data = json.loads(resp.read())
-            return data if isinstance(data, dict) else None
-    except (OSError, ValueError, urllib.error.URLError):
+        with requests.Session() as session:
+            session.trust_env = False  # 127.0.0.1: never through a proxy from the environment
+            resp = session.get(url, timeout=timeout)
+            if not resp.ok:
+                return None
+            data = resp.json()
+    except (OSError, ValueError, requests.RequestException):
         return None
+    return data if isinstance(data, dict) else None
 
 
 def _health(port: int, wait_s: float = 0.0) -> str | None:
@@ -306,7 +322,7 @@ def _logs_hint(state_dir: Path, offsets: dict[str, int] | None = None) -> str:
 
 
 def _heap_opts() -> list[str]:
-    spec = os.environ.get("BRANDPULSE_ES_HEAP") or DEFAULT_HEAP
+    spec = _settings().es_heap
     lo, _, hi = spec.partition(":")
     return [f"-Xms{lo}", f"-Xmx{hi or lo}"]
 
@@ -322,7 +338,7 @@ def _java_cmd(
     java = shutil.which("java")
     if java is None:
         raise EsNodeError("java not found on PATH (needs a JDK/JRE 17+)")
-    extra = os.environ.get("BRANDPULSE_ES_JAVA_OPTS", "").split()
+    extra = _settings().es_java_opts.split()
     return [
         java,
         *_heap_opts(),

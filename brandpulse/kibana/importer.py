@@ -3,21 +3,22 @@
 `POST <kibana>[/s/<space>]/api/saved_objects/_import?overwrite=true` with the
 `kbn-xsrf` header and the ndjson as a multipart file. Credentials come from the
 environment: `KIBANA_API_KEY` (sent as `Authorization: ApiKey ...`) or
-`KIBANA_USERNAME` + `KIBANA_PASSWORD` (basic auth). They are never printed or
-logged: a dry run shows only which variable would be used.
+`KIBANA_USERNAME` + `KIBANA_PASSWORD` (basic auth), read by `KibanaSettings`.
+They are never printed or logged: a dry run shows only which variable would be
+used.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-from pydantic import SecretStr
+import requests
+from pydantic import SecretStr, ValidationError
 
+from brandpulse.core.settings import KibanaSettings, describe_error, redact_url
 from brandpulse.kibana.objects import to_ndjson
 
 SPACE = re.compile(r"^[a-z0-9_-]{1,128}$")
@@ -36,17 +37,12 @@ class KibanaAuth:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> KibanaAuth:
-        env = os.environ if environ is None else environ
-        api_key = env.get("KIBANA_API_KEY") or None
-        username = env.get("KIBANA_USERNAME") or None
-        password = env.get("KIBANA_PASSWORD") or None
-        if (username is None) != (password is None):
-            raise KibanaImportError("KIBANA_USERNAME and KIBANA_PASSWORD must be set together")
-        return cls(
-            api_key=SecretStr(api_key) if api_key else None,
-            username=username,
-            password=SecretStr(password) if password else None,
-        )
+        """From ``KIBANA_*`` in the process environment, or in `environ` alone."""
+        try:
+            settings = KibanaSettings.load(environ)
+        except ValidationError as exc:  # names the variables, never their values
+            raise KibanaImportError(describe_error(exc)) from None
+        return cls(api_key=settings.api_key, username=settings.username, password=settings.password)
 
     def describe(self) -> str:
         """Which credentials are used, without their values."""
@@ -152,16 +148,34 @@ def parse_response(body: dict[str, Any]) -> ImportResult:
 
 
 def import_objects(
-    plan: ImportPlan, timeout_s: float = 60.0, verify: bool | str = True, transport: Any = None
+    plan: ImportPlan,
+    timeout_s: float = 60.0,
+    verify: bool | str = True,
+    session: requests.Session | None = None,
 ) -> ImportResult:
     """Send the plan; raise KibanaImportError on an HTTP or connection failure."""
     files = {"file": (FILENAME, plan.body, "application/ndjson")}
     headers = {"kbn-xsrf": "true", **plan.auth.headers()}
+    own = session is None
+    http = requests.Session() if session is None else session
     try:
-        with httpx.Client(timeout=timeout_s, verify=verify, transport=transport) as client:
-            response = client.post(plan.url, files=files, headers=headers, auth=plan.auth.basic())
-    except httpx.HTTPError as exc:
-        raise KibanaImportError(f"cannot reach Kibana at {plan.url}: {exc}") from None
+        response = http.post(
+            plan.url,
+            files=files,
+            headers=headers,
+            auth=plan.auth.basic(),
+            timeout=timeout_s,
+            verify=verify,
+        )
+    except (requests.ConnectionError, requests.Timeout) as exc:  # host, port and path only
+        raise KibanaImportError(f"cannot reach Kibana at {redact_url(plan.url)}: {exc}") from None
+    except requests.RequestException as exc:  # e.g. InvalidURL, which quotes the whole URL
+        raise KibanaImportError(
+            f"cannot send to Kibana at {redact_url(plan.url)}: {type(exc).__name__}"
+        ) from None
+    finally:
+        if own:
+            http.close()
     if response.status_code != 200:
         try:
             detail = response.json().get("message", response.text)

@@ -172,12 +172,12 @@ def test_cli_import_prints_counts_and_never_the_secret(kibana, no_kibana_env) ->
 
 
 def test_dry_run_makes_no_network_call(no_kibana_env, monkeypatch: pytest.MonkeyPatch) -> None:
-    import httpx
+    import requests
 
     def refuse(*args, **kwargs):
         raise AssertionError("dry run must not open a connection")
 
-    monkeypatch.setattr(httpx.Client, "send", refuse)
+    monkeypatch.setattr(requests.Session, "send", refuse)
     no_kibana_env.setenv("KIBANA_API_KEY", SECRET)
     run = CliRunner().invoke(app, ["kibana", "import", "--url", "http://kibana.invalid:5601", "--dry-run"])
     assert run.exit_code == 0, run.output
@@ -197,3 +197,15 @@ def test_bad_space_and_half_basic_auth_are_usage_errors(no_kibana_env) -> None:
 def test_parse_response_uses_destination_id() -> None:
     body = {"success": True, "successResults": [{"type": "lens", "id": "a", "destinationId": "b"}]}
     assert parse_response(body).created == [("lens", "b")]
+
+
+def test_unreachable_kibana_is_an_import_error_without_credentials(no_kibana_env) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    auth = KibanaAuth.from_env({"KIBANA_USERNAME": "analyst", "KIBANA_PASSWORD": SECRET})
+    with pytest.raises(KibanaImportError, match="cannot reach Kibana") as info:
+        import_objects(ImportPlan(import_url(f"http://127.0.0.1:{port}"), build_objects(), auth), timeout_s=5)
+    assert SECRET not in str(info.value)
