@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from elasticsearch import Elasticsearch
+from pydantic import ValidationError
 
 from alerts.detector import DetectorParams, detect
 from alerts.email_render import AlertContent, kibana_discover_url
@@ -219,10 +220,10 @@ def default_notifiers(smtp_connection: str | None = None) -> list[Notifier]:
     """SMTP (``BRANDPULSE_SMTP_*``, else the Airflow Connection `smtp_connection`
     when one is named: the DAG names ``brandpulse_smtp``) and/or a webhook
     (``BRANDPULSE_WEBHOOK_URL``). The command line names no connection, so it
-    never touches an Airflow home."""
-    import os
-
+    never touches an Airflow home. A setting that is wrong is logged (by
+    variable name, never its value) and that notifier left out."""
     from alerts.notifiers import SmtpConfig, SmtpNotifier, WebhookNotifier
+    from brandpulse.core.settings import WebhookSettings, describe_error
 
     found: list[Notifier] = []
     try:
@@ -230,6 +231,11 @@ def default_notifiers(smtp_connection: str | None = None) -> list[Notifier]:
     except Exception as exc:  # noqa: BLE001 - any lookup failure means "no SMTP configured"
         where = f" or the Airflow connection {smtp_connection}" if smtp_connection else ""
         log.warning("no SMTP notifier (set BRANDPULSE_SMTP_HOST%s): %s", where, exc)
-    if os.environ.get("BRANDPULSE_WEBHOOK_URL"):
-        found.append(WebhookNotifier())
+    try:
+        webhook = WebhookSettings.load().url
+    except ValidationError as exc:
+        log.warning("no webhook notifier: %s", describe_error(exc))
+        webhook = None
+    if webhook is not None:
+        found.append(WebhookNotifier(webhook))
     return found

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from brandpulse.core.errors import FatalSourceError, NothingToRead
 from brandpulse.core.timeutil import as_utc
 from brandpulse.pipeline import alert_check, enrich, ingest, maintenance
 
@@ -36,14 +37,16 @@ def _airflow_exceptions() -> tuple[type[Exception], type[Exception]]:
 
 @contextmanager
 def airflow_outcomes(what: str) -> Iterator[None]:
-    """Map the pipeline's error classes to Airflow task outcomes."""
-    from listeners.base import FatalSourceError
-
-    fail, _ = _airflow_exceptions()
+    """Map the error classes (`brandpulse.core.errors`) to Airflow task outcomes:
+    fatal fails without retries, nothing-to-read skips, retriable (and anything
+    else) raises for Airflow's retries."""
+    fail, skip = _airflow_exceptions()
     try:
         yield
     except FatalSourceError as exc:
         raise fail(f"{what}: {exc}") from exc
+    except NothingToRead as exc:
+        raise skip(f"{what}: {exc}") from exc
 
 
 def _skip_if(summary: dict[str, Any], what: str) -> dict[str, Any]:

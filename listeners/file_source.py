@@ -42,9 +42,10 @@ from typing import IO, Any, Literal
 
 from pydantic import Field, ValidationError
 
+from brandpulse.core.errors import FatalSourceError, NothingToRead
 from brandpulse.core.mention import Mention
 from brandpulse.core.query import Query, QuerySyntaxError, parse_query
-from listeners.base import Batch, Connector, ConnectorOptions, Cursor, FatalSourceError, Reject
+from listeners.base import Batch, Connector, ConnectorOptions, Cursor, Reject
 from listeners.registry import registry
 
 csv.field_size_limit(2**31 - 1)  # lines are bounded by max_line_bytes instead
@@ -572,6 +573,9 @@ class FileConnector(Connector):
 
     def fetch(self, cursor: Cursor | None, since: datetime | None = None) -> Iterator[Batch]:
         if not self.path.is_file():
+            if self.path.parent.is_dir() and not self.path.exists():
+                # a drop folder whose export has not arrived yet: nothing to read
+                raise NothingToRead(f"file source: {self.path} does not exist yet")
             raise FatalSourceError(f"file source: no such file {self.path}")
         mentions: list[Mention] = []
         rejects: list[Reject] = []

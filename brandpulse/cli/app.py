@@ -373,6 +373,8 @@ def main() -> None:
     from elastic_transport import TransportError
     from pydantic import ValidationError
 
+    from brandpulse.core.errors import NothingToRead, SourceError
+
     try:
         app()
     except TransportError as exc:
@@ -388,6 +390,9 @@ def main() -> None:
             highlight=False,
         )
         sys.exit(1)
+    except SourceError as exc:  # a source that cannot work, or has nothing to read yet
+        console.print(f"{type(exc).__name__}: {exc}", style="red", markup=False, highlight=False)
+        sys.exit(0 if isinstance(exc, NothingToRead) else 1)
     except ValidationError as exc:  # settings from the environment (inputs are never echoed)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
