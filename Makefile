@@ -31,6 +31,8 @@ test: setup
 
 lint: setup
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
 
 es-start: setup
 	@$(VENV)/bin/brandpulse es start
