@@ -137,7 +137,7 @@ def check_config(config: ConfigOpt = None) -> None:
 
 @app.command("sample")
 def sample(
-    out_dir: Annotated[Path | None, typer.Option("--out", help="default: <state>/sample")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="default: <state>/sample")] = None,
     seed: int = 7,
     scale: Annotated[float, typer.Option(help="volume multiplier")] = 1.0,
 ) -> None:
@@ -357,7 +357,8 @@ def airflow_env_cmd() -> None:
 @app.command("demo")
 def demo(
     port: Annotated[int | None, typer.Option(help="Elasticsearch port")] = None,
-    config: Annotated[Path, typer.Option(help="brands YAML of the demo")] = REPO_ROOT / "brands.yaml",
+    config: Annotated[Path, typer.Option("--config", "-c", help="brands YAML of the demo")] = REPO_ROOT
+    / "brands.yaml",
 ) -> None:
     """Start ES, install templates, replay the sample dataset through the ingest DAG,
     and print what was indexed."""

@@ -33,7 +33,7 @@ def _files(option: list[Path] | None, extra: list[Path] | None) -> list[Path]:
 
 @app.command("train-sentiment")
 def train_sentiment(
-    out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")],
     data: Annotated[list[Path] | None, typer.Option("--data", help="Labelled JSONL {text, label}.")] = None,
     more: FilesArg = None,
     eval_files: Annotated[list[Path] | None, typer.Option("--eval", help="JSONL to evaluate on.")] = None,
