@@ -13,12 +13,10 @@ def test_fatal_fails_without_retries_nothing_to_read_skips_retriable_raises():
     with pytest.raises(AirflowFailException, match="ingest acme/x: bad token"):
         with airflow_outcomes("ingest acme/x"):
             raise FatalSourceError("bad token")
-    with pytest.raises(AirflowSkipException, match="not there yet"):
-        with airflow_outcomes("ingest acme/file"):
-            raise NothingToRead("not there yet")
-    with pytest.raises(RetriableSourceError):
-        with airflow_outcomes("ingest acme/x"):
-            raise RetriableSourceError("429")
+    with pytest.raises(AirflowSkipException, match="not there yet"), airflow_outcomes("ingest acme/file"):
+        raise NothingToRead("not there yet")
+    with pytest.raises(RetriableSourceError), airflow_outcomes("ingest acme/x"):
+        raise RetriableSourceError("429")
 
 
 def test_a_file_not_there_yet_is_nothing_to_read_a_wrong_folder_is_fatal(tmp_path):
