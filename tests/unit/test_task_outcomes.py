@@ -10,9 +10,9 @@ from listeners.file_source import FileConnector
 
 
 def test_fatal_fails_without_retries_nothing_to_read_skips_retriable_raises():
-    with pytest.raises(AirflowFailException, match="ingest acme/x: bad token"):
-        with airflow_outcomes("ingest acme/x"):
-            raise FatalSourceError("bad token")
+    fatal = pytest.raises(AirflowFailException, match="ingest acme/x: bad token")
+    with fatal, airflow_outcomes("ingest acme/x"):
+        raise FatalSourceError("bad token")
     with pytest.raises(AirflowSkipException, match="not there yet"), airflow_outcomes("ingest acme/file"):
         raise NothingToRead("not there yet")
     with pytest.raises(RetriableSourceError), airflow_outcomes("ingest acme/x"):
