@@ -6,7 +6,6 @@ post into a Mention (re-checked against the query) or a Reject (never dropped)."
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import re
 from collections import Counter
@@ -21,7 +20,7 @@ from brandpulse.core.errors import FatalSourceError, RetriableSourceError, Sourc
 from brandpulse.core.mention import Mention
 from brandpulse.core.query import Query, QuerySyntaxError, parse_query
 from listeners import credentials, loop
-from listeners.base import Batch, Connector, ConnectorOptions, Cursor, Reject
+from listeners.base import Batch, Connector, ConnectorOptions, Cursor, Reject, dumps
 from listeners.credentials import Secret
 from listeners.retry import RetryPolicy, Verdict
 
@@ -216,21 +215,6 @@ def _mapping_errors(fetch: Callable[..., Iterator[Batch]]) -> Callable[..., Iter
 ApiConnector.fetch = _mapping_errors(ApiConnector.fetch)  # type: ignore[method-assign]
 
 
-def short(exc: BaseException, limit: int = 300) -> str:
-    """`Type: message`, cut, tags dropped (an HTML error page is not a message)."""
-    return brief_body(f"{type(exc).__name__}: {exc}", limit)
-
-
-_TAGS = re.compile(r"<[^>]*>")
-
-
-def brief_body(text: str | None, limit: int = 200) -> str:
-    """An error response body for a message: tags of an HTML page dropped, white
-    space collapsed, cut at `limit` characters."""
-    plain = " ".join(_TAGS.sub(" ", text or "").split())
-    return plain if len(plain) <= limit else plain[:limit] + "..."
-
-
 class RedactTokens(logging.Filter):
     """Masks bearer tokens in log records of client libraries that log request
     headers at DEBUG (tweepy does)."""
@@ -252,11 +236,6 @@ def redact_tokens(logger_name: str) -> None:
     logger = logging.getLogger(logger_name)
     if not any(isinstance(f, RedactTokens) for f in logger.filters):
         logger.addFilter(RedactTokens())
-
-
-def dumps(raw: Any) -> str:
-    """A platform payload as JSON text for the quarantine."""
-    return json.dumps(raw, ensure_ascii=False, default=str, sort_keys=True)
 
 
 _BLANK_LINES = re.compile(r"\n{3,}")

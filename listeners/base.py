@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -84,3 +86,23 @@ class Connector(ABC):
     @abstractmethod
     def fetch(self, cursor: Cursor | None, since: datetime | None = None) -> Iterator[Batch]:
         """Yield batches of new mentions after `cursor` (or after `since` if no cursor)."""
+
+
+def short(exc: BaseException, limit: int = 300) -> str:
+    """`Type: message`, cut, tags dropped (an HTML error page is not a message)."""
+    return brief_body(f"{type(exc).__name__}: {exc}", limit)
+
+
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def brief_body(text: str | None, limit: int = 200) -> str:
+    """An error response body for a message: tags of an HTML page dropped, white
+    space collapsed, cut at `limit` characters."""
+    plain = " ".join(_TAGS.sub(" ", text or "").split())
+    return plain if len(plain) <= limit else plain[:limit] + "..."
+
+
+def dumps(raw: Any) -> str:
+    """A platform payload as JSON text for the quarantine."""
+    return json.dumps(raw, ensure_ascii=False, default=str, sort_keys=True)

@@ -22,16 +22,8 @@ from pydantic import Field
 from brandpulse.core.errors import FatalSourceError, RetriableSourceError, SourceError
 from brandpulse.core.mention import Author, Engagement, Kind, Thread
 from brandpulse.core.query import compile_bluesky
-from listeners.api_connector import (
-    ApiConnector,
-    ApiOptions,
-    brief_body,
-    by_status,
-    iso,
-    parse_iso,
-    short,
-)
-from listeners.base import Cursor
+from listeners.api_connector import ApiConnector, ApiOptions, by_status, iso, parse_iso
+from listeners.base import Cursor, brief_body, short
 from listeners.credentials import Secret
 from listeners.loop import Limit, Page, Plan, Post, Stream
 from listeners.registry import registry

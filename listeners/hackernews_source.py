@@ -22,15 +22,8 @@ from pydantic import Field
 from brandpulse.core.errors import FatalSourceError, RetriableSourceError, SourceError
 from brandpulse.core.mention import Author, Engagement, Thread
 from brandpulse.core.query import compile_hn
-from listeners.api_connector import (
-    ApiConnector,
-    ApiOptions,
-    brief_body,
-    by_status,
-    html_to_text,
-    short,
-)
-from listeners.base import Cursor
+from listeners.api_connector import ApiConnector, ApiOptions, by_status, html_to_text
+from listeners.base import Cursor, brief_body, short
 from listeners.loop import Limit, Page, Plan, Post, Stream
 from listeners.registry import registry
 from listeners.retry import RateLimited, Transient, Verdict

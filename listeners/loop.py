@@ -31,18 +31,34 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from brandpulse.core.config import Brand
 from brandpulse.core.errors import FatalSourceError
 from brandpulse.core.mention import Mention
-from listeners.base import Batch, Cursor, Reject
+from listeners.base import Batch, Cursor, Reject, dumps, short
 from listeners.sweep import Sweep
 
-if TYPE_CHECKING:
-    from listeners.api_connector import ApiConnector
+
+class LoopConnector(Protocol):
+    """What the loop needs from a connector (`listeners.api_connector.ApiConnector`)."""
+
+    name: str
+    brand: Brand
+    stats: Counter[str]
+    duplicate_stat: str | None
+
+    def start_time(self, since: datetime | None) -> datetime: ...
+
+    def build(
+        self, fields: dict[str, Any], raw: Any, location: str | None = None
+    ) -> Mention | Reject | None: ...
+
+    def log_stats(self) -> None: ...
 
 
 class Post:
@@ -145,7 +161,7 @@ def stored(cursor: Cursor | None, path: tuple[str, ...]) -> Any:
     return value
 
 
-def run(conn: ApiConnector, plan: Plan, cursor: Cursor | None, since: datetime | None) -> Iterator[Batch]:
+def run(conn: LoopConnector, plan: Plan, cursor: Cursor | None, since: datetime | None) -> Iterator[Batch]:
     """Read every stream of `plan`, newest first, from where `cursor` left off."""
     log = logging.getLogger(type(conn).__module__)
     sweeps = {s.path: Sweep.from_json(stored(cursor, s.path)) for s in plan.streams}
@@ -167,7 +183,7 @@ def run(conn: ApiConnector, plan: Plan, cursor: Cursor | None, since: datetime |
 
 
 def _streams(
-    conn: ApiConnector,
+    conn: LoopConnector,
     log: logging.Logger,
     plan: Plan,
     sweeps: dict[tuple[str, ...], Sweep],
@@ -194,7 +210,7 @@ def _streams(
 
 
 def _sweep(
-    conn: ApiConnector,
+    conn: LoopConnector,
     log: logging.Logger,
     stream: Stream,
     sweep: Sweep,
@@ -281,7 +297,7 @@ def _sweep(
     yield Batch([], snapshot())
 
 
-def _mention(conn: ApiConnector, stream: Stream, item: Any) -> Mention | Reject | None:
+def _mention(conn: LoopConnector, stream: Stream, item: Any) -> Mention | Reject | None:
     """The item's Mention (re-checked against the brand query), None (counted,
     not indexed) or a Reject: whatever the mapping raises rejects this item only."""
     try:
@@ -295,7 +311,6 @@ def _mention(conn: ApiConnector, stream: Stream, item: Any) -> Mention | Reject 
 
 
 def _reject(reason: str, item: Any) -> Reject:
-    from listeners.api_connector import dumps
 
     try:
         if hasattr(item, "model_dump"):
@@ -309,6 +324,5 @@ def _reject(reason: str, item: Any) -> Reject:
 
 
 def _short(exc: BaseException) -> str:
-    from listeners.api_connector import short
 
     return short(exc)

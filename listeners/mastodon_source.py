@@ -27,15 +27,8 @@ from pydantic import Field, field_validator
 from brandpulse.core.errors import FatalSourceError, RetriableSourceError, SourceError
 from brandpulse.core.mention import Author, Engagement, Thread
 from brandpulse.core.query import compile_mastodon, mastodon_hashtags
-from listeners.api_connector import (
-    ApiConnector,
-    ApiOptions,
-    by_status,
-    html_to_text,
-    parse_iso,
-    short,
-)
-from listeners.base import Cursor
+from listeners.api_connector import ApiConnector, ApiOptions, by_status, html_to_text, parse_iso
+from listeners.base import Cursor, short
 from listeners.credentials import Secret
 from listeners.loop import Limit, Page, Plan, Post, SkipStream, Stream
 from listeners.registry import registry

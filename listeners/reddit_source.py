@@ -23,8 +23,8 @@ from pydantic import Field, field_validator
 from brandpulse.core.errors import FatalSourceError, RetriableSourceError, SourceError
 from brandpulse.core.mention import Author, Engagement, Thread
 from brandpulse.core.query import compile_reddit
-from listeners.api_connector import ApiConnector, ApiOptions, by_status, dumps, short
-from listeners.base import Cursor, Reject
+from listeners.api_connector import ApiConnector, ApiOptions, by_status
+from listeners.base import Cursor, Reject, dumps, short
 from listeners.credentials import Secret
 from listeners.loop import Limit, Page, Plan, Post, Stream
 from listeners.registry import registry

@@ -24,15 +24,8 @@ from pydantic import Field
 from brandpulse.core.errors import FatalSourceError, RetriableSourceError, SourceError
 from brandpulse.core.mention import Author, Engagement, Kind, Thread
 from brandpulse.core.query import compile_x
-from listeners.api_connector import (
-    ApiConnector,
-    ApiOptions,
-    by_status,
-    parse_iso,
-    redact_tokens,
-    short,
-)
-from listeners.base import Cursor
+from listeners.api_connector import ApiConnector, ApiOptions, by_status, parse_iso, redact_tokens
+from listeners.base import Cursor, short
 from listeners.credentials import Secret
 from listeners.loop import Budget, Page, Plan, Post, Stream
 from listeners.registry import registry

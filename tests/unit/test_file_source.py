@@ -112,9 +112,9 @@ def test_csv_with_column_mapping_and_dotted_headers(tmp_path):
     assert [r.line for r in rejects] == [5] and "text" in rejects[0].reason
 
 
-def test_missing_file_is_fatal(tmp_path):
+def test_missing_file_in_a_missing_folder_is_fatal(tmp_path):
     with pytest.raises(FatalSourceError, match="no such file"):
-        list(FileConnector(brand(), {"path": str(tmp_path / "nope.jsonl")}).fetch(None))
+        list(FileConnector(brand(), {"path": str(tmp_path / "missing-folder" / "nope.jsonl")}).fetch(None))
 
 
 @pytest.mark.parametrize(
