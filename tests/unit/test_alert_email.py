@@ -177,7 +177,17 @@ def test_no_chart_and_no_link_when_missing():
     "(apt-get install -y chromium) - the browser rendering check needs it",
 )
 def test_html_renders_in_headless_chromium(tmp_path):
-    msg = render_email(content(), "alerts@example.org", ["a@example.org"])
+    posts = group_similar(
+        [
+            Post(text="parcel never arrived, order 1", platform="x", engagement=43),
+            Post(text="App crashes at checkout", platform="x", engagement=38),
+            Post(text="parcel never arrived, order 2", platform="x", engagement=31),
+            Post(text="Refund took 3 weeks", platform="reddit", engagement=16),
+        ]
+    )
+    terms = [Growth("refund", 30, 3.0), Growth("shrunk", 2, 9.0)]
+    c = content(posts=posts, terms=terms, brand_title="Northwind Coffee", expected_negatives=1.5)
+    msg = render_email(c, "alerts@example.org", ["a@example.org"])
     html, _, images = parts(msg)
     png = images[0].get_payload(decode=True)
     # What a mail client does with the related part: resolve cid: to the image.
@@ -206,6 +216,31 @@ def test_html_renders_in_headless_chromium(tmp_path):
         capture_output=True,
         timeout=90,
     )
+    dom = subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'profile-dom'}",
+            "--dump-dom",
+            source.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    ).stdout
+    # what the browser shows, in order: the headline in words, the same figures
+    # as the subject, posts by the interactions beside them, grouped duplicates
+    headline = dom.index("far more negative posts than usual")
+    assert headline < dom.index("Most-engaged negative posts") < dom.index("Details:")
+    assert "p=" not in dom[headline : dom.index("</div>", headline)]
+    assert "180 negative posts" in msg["Subject"] and "vs 1.5 expected" in msg["Subject"]
+    assert "expected 1.5" in dom
+    shown = [dom.index(f"{n} interactions") for n in (43, 38, 16)]
+    assert shown == sorted(shown) and "31 interactions" not in dom and "+1 similar" in dom
+    assert "refund" in dom and "shrunk" not in dom and "listed for Northwind Coffee" in dom
     image = Image.open(shot).convert("RGB")
     assert image.size == (700, 1400)
     colours = image.getcolors(maxcolors=1_000_000)
