@@ -320,7 +320,7 @@ def render_email(
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     if content.buckets:
-        html_part = msg.get_payload()[1]
+        html_part = list(msg.iter_parts())[1]  # [text, html] after add_alternative
         html_part.add_related(
             render_chart_png(content.buckets),
             maintype="image",

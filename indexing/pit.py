@@ -5,7 +5,7 @@ neither skipped nor repeated, and there is no result-window limit."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -21,7 +21,7 @@ def pit_pages(
     keep_alive: str = "5m",
     limit: int | None = None,
     **search: Any,
-) -> Iterator[list[dict[str, Any]]]:
+) -> Generator[list[dict[str, Any]], None, None]:
     """Yield lists of hits (with `_id`, `_index`, `_source`, `sort`) until done or `limit`."""
     if limit is not None and limit <= 0:
         return

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
@@ -153,11 +154,14 @@ def quarantine(
                 max_retries=3,
                 raise_on_error=False,
             ):
-                info = next(iter(item.values()), {}) if isinstance(item, dict) else {}
+                info: dict[str, Any] = next(iter(item.values()), {}) if isinstance(item, dict) else {}
+                doc_id = info.get("_id")
+                if doc_id is None:  # matches no record: that record stays refused (with `failure`)
+                    continue
                 if ok:
-                    confirmed.add(info.get("_id"))
+                    confirmed.add(doc_id)
                 else:
-                    errors[info.get("_id")] = json.dumps(item, default=str)[:500]
+                    errors[doc_id] = json.dumps(item, default=str)[:500]
         except Exception as exc:  # noqa: BLE001 - any failure: the records go to the file
             failure = f"{type(exc).__name__}: {exc}"
             log.warning("quarantine bulk request failed (%s); using the fallback file", failure[:200])

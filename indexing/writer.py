@@ -240,7 +240,9 @@ def _send(client: Elasticsearch, group: list[_Prepared], result: WriteResult) ->
     pending = group
     for attempt in range(RETRIES_429 + 1):
         try:
-            response = client.bulk(operations=[p.lines for p in pending])
+            # pre-encoded ndjson lines: the client's serializer sends bytes as they are, but
+            # `operations` is typed as mappings only
+            response = client.bulk(operations=[p.lines for p in pending])  # type: ignore[misc]
         except ApiError as exc:
             if _status(exc) == 429 and attempt < RETRIES_429:
                 _sleep(min(2**attempt, 30))

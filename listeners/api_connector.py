@@ -162,7 +162,8 @@ class ApiConnector(Connector):
                 platform=self.name,
                 native_id=native_id,
                 text=text,
-                created_at=created_at,
+                # pydantic parses a str (lax mode); None fails validation: a Reject below
+                created_at=created_at,  # type: ignore[arg-type]
                 lang_hint=lang_hint,
                 collected_at=self.now(),
                 brands=[self.brand.name],

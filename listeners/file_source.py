@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from pydantic import Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from brandpulse.core.errors import FatalSourceError, NothingToRead
 from brandpulse.core.mention import Mention
@@ -661,7 +662,7 @@ def _has_surrogates(value: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
-def _explain(err: dict) -> str:
+def _explain(err: ErrorDetails) -> str:
     where = ".".join(str(p) for p in err["loc"]) or "row"
     msg = err["msg"]
     if err["type"] == "missing":

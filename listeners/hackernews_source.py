@@ -34,11 +34,13 @@ log = logging.getLogger(__name__)
 HN_ITEM = "https://news.ycombinator.com/item?id={}"
 
 
+def _all_tags() -> list[Literal["story", "comment"]]:
+    return ["story", "comment"]
+
+
 class HackerNewsOptions(ApiOptions):
     base_url: str = "https://hn.algolia.com/api/v1"
-    tags: list[Literal["story", "comment"]] = Field(
-        default_factory=lambda: ["story", "comment"], min_length=1
-    )
+    tags: list[Literal["story", "comment"]] = Field(default_factory=_all_tags, min_length=1)
     page_size: int = Field(default=100, ge=1, le=1000)
     max_pages: int = Field(default=100, ge=1, description="per query per run")
     timeout_s: float = Field(default=30.0, gt=0)
@@ -125,7 +127,7 @@ class HackerNewsConnector(ApiConnector):
     def _classify(self, exc: BaseException) -> Verdict:
         import requests
 
-        if isinstance(exc, requests.HTTPError):
+        if isinstance(exc, requests.HTTPError) and exc.response is not None:
             status = exc.response.status_code
             if status == 429:
                 after = exc.response.headers.get("Retry-After")

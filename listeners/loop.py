@@ -235,8 +235,9 @@ def _sweep(
                 conn.stats["rejected"] += 1
                 rejects.append(_reject(f"no sort key or id: {_short(exc)}", item))
         bound = stream.lower_bound(sweep) if stream.lower_bound else None
-        reached = bound is not None and any(key < bound for key, _, _ in items)
-        if reached:  # newest first: everything further down is older
+        reached = False
+        if bound is not None and any(key < bound for key, _, _ in items):
+            reached = True  # newest first: everything further down is older
             items = [t for t in items if t[0] >= bound]
         took = 0
         for key, item_id, item in sorted(items, key=lambda t: t[0], reverse=True):

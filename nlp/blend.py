@@ -10,6 +10,7 @@ files, never on validation files.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 import numpy as np
 
@@ -36,6 +37,15 @@ def blend(
     return p / p.sum(axis=1, keepdims=True)
 
 
+class GroupChoice(TypedDict):
+    """What :func:`choose_weights` decided for one language group."""
+
+    weight: float
+    before: float | None  # held-out score (%) without the char model; None: too few texts
+    after: float | None  # held-out score (%) with the chosen weight
+    n: int
+
+
 def choose_weights(
     log_transformer: np.ndarray,
     log_char: np.ndarray,
@@ -44,7 +54,7 @@ def choose_weights(
     groups: Sequence[str],
     min_texts: int = 50,
     min_gain: float = 1.0,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, GroupChoice]:
     """Per language group, the grid weight with the best held-out score.
 
     A group's score is the mean per-file macro-recall over its own held-out
@@ -55,7 +65,7 @@ def choose_weights(
     Returns ``{group: {"weight", "before", "after", "n"}}``.
     """
     sources_arr, groups_arr = np.asarray(sources), np.asarray(groups)
-    chosen: dict[str, dict[str, float]] = {}
+    chosen: dict[str, GroupChoice] = {}
     for group in GROUPS:
         mine = groups_arr == group
         lt, lc, g, s = log_transformer[mine], log_char[mine], gold[mine], sources_arr[mine]

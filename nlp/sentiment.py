@@ -204,7 +204,9 @@ class E5Sentiment(TransformersSentiment):
             name=spec.name,
             version=spec.version,
         )
-        self.blend_weights = spec.blend if spec.blend and CharNgramModel.present(model_dir) else None
+        self.blend_weights: dict[str, float] | None = (
+            spec.blend if spec.blend and CharNgramModel.present(model_dir) else None
+        )
         self.char_model = CharNgramModel.load(model_dir) if self.blend_weights else None
 
     def transformer_probabilities(self, texts: Sequence[str]):
@@ -217,7 +219,7 @@ class E5Sentiment(TransformersSentiment):
         import numpy as np
 
         probs = self.transformer_probabilities(texts)
-        if self.char_model is None or not len(texts):
+        if self.char_model is None or not self.blend_weights or not len(texts):
             return probs
         from nlp.blend import blend, language_groups
 

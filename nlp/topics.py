@@ -305,12 +305,14 @@ def update_topics(
         horizon = newest - timedelta(hours=settings.pending_hours)
         state.pending = [p for p in state.pending if p.created_at >= horizon][-settings.pending_limit :]
     pool = state.pending + pool
-    labels = _clusters(np.stack([p.embedding for p in pool]), settings.min_cluster_size) if pool else []
+    labels: np.ndarray | list[int] = (
+        _clusters(np.stack([p.embedding for p in pool]), settings.min_cluster_size) if pool else []
+    )
     clusters = sorted({int(c) for c in labels if c >= 0})
     members = {c: [k for k, lab in enumerate(labels) if lab == c] for c in clusters}
-    centroids = [_unit(np.stack([pool[k].embedding for k in members[c]]).mean(0)) for c in clusters]
+    cluster_centroids = [_unit(np.stack([pool[k].embedding for k in members[c]]).mean(0)) for c in clusters]
     grouped: dict[int, list[int]] = {}
-    for c, group in zip(clusters, _merge_groups(centroids, settings.merge_similarity), strict=True):
+    for c, group in zip(clusters, _merge_groups(cluster_centroids, settings.merge_similarity), strict=True):
         grouped.setdefault(group, []).extend(members[c])
     placed: set[int] = set()
     for members_of_group in sorted(grouped.values(), key=lambda ks: min(pool[k].created_at for k in ks)):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
@@ -183,7 +183,7 @@ def export_mentions(
     page_size: int = 5000,
     keep_alive: str = "2m",
     on_page: Callable[[int], None] | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Matching mentions, newest first, through a point in time + `search_after`
     (consistent across pages, no result-window limit). Yields `_source` dicts.
     Close the generator (or exhaust it) to release the point in time."""

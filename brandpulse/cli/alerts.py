@@ -47,7 +47,9 @@ def eval_detector_command(
         raise typer.BadParameter(f"no such file: {', '.join(missing)}")
     chosen: Sensitivity = sensitivity  # type: ignore[assignment]
     result = eval_detector(paths, labels, chosen)
-    for one in result.pop("files"):  # type: ignore[union-attr]
+    files = result.pop("files")
+    assert isinstance(files, list)  # eval_detector: one result per series
+    for one in files:
         typer.echo(
             f"{one['file']}: windows={one['windows']} detected={one['detected']} "
             f"false_positives={one['false_positives']} standard={one['nab_standard']:.2f} "

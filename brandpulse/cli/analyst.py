@@ -298,7 +298,9 @@ def erase(
     if bool(author) == bool(post):
         raise _fail("give either --author or --post", 2)
     what = (
-        f"author {author!r}" + (f" on {platform}" if platform else "") if author else f"{len(post)} post(s)"
+        f"author {author!r}" + (f" on {platform}" if platform else "")
+        if author
+        else f"{len(post or [])} post(s)"
     )
     if not yes and not typer.confirm(f"Permanently delete every mention of {what}?"):
         raise typer.Exit(1)

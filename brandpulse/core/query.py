@@ -249,13 +249,17 @@ def _parser() -> Lark:
     return Lark(GRAMMAR, parser="lalr", lexer="basic", regex=True, propagate_positions=True)
 
 
+def _pos(token: Token) -> tuple[int, int]:
+    return (token.line or 1, token.column or 1)
+
+
 class _Build(Transformer):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
 
     def _err(self, message: str, token: Token) -> QuerySyntaxError:
-        return QuerySyntaxError(message, self.text, token.line or 1, token.column or 1)
+        return QuerySyntaxError(message, self.text, *_pos(token))
 
     def term(self, items: list[Token]) -> Term:
         (tok,) = items
@@ -263,26 +267,26 @@ class _Build(Transformer):
             raise self._err("invalid language filter (use lang:xx, e.g. lang:en or lang:pt-br)", tok)
         if not words(tok.value):
             raise self._err(f"term {tok.value!r} has no letters or digits", tok)
-        return Term(tok.value, (tok.line, tok.column))
+        return Term(tok.value, _pos(tok))
 
     def phrase(self, items: list[Token]) -> Phrase:
         (tok,) = items
         inner = " ".join(tok.value[1:-1].split())
         if not words(inner):
             raise self._err("empty phrase", tok)
-        return Phrase(inner, (tok.line, tok.column))
+        return Phrase(inner, _pos(tok))
 
     def hashtag(self, items: list[Token]) -> Hashtag:
         (tok,) = items
-        return Hashtag(tok.value[1:], (tok.line, tok.column))
+        return Hashtag(tok.value[1:], _pos(tok))
 
     def mention(self, items: list[Token]) -> Mention:
         (tok,) = items
-        return Mention(tok.value[1:], (tok.line, tok.column))
+        return Mention(tok.value[1:], _pos(tok))
 
     def lang(self, items: list[Token]) -> Lang:
         (tok,) = items
-        return Lang(tok.value[5:].lower().replace("_", "-"), (tok.line, tok.column))
+        return Lang(tok.value[5:].lower().replace("_", "-"), _pos(tok))
 
     def negation(self, items: list) -> Not:
         return Not(items[-1])
@@ -297,10 +301,10 @@ class _Build(Transformer):
         return Or(_flatten(Or, items))
 
 
-def _flatten(kind: type, items: Iterable[Node]) -> tuple[Node, ...]:
+def _flatten(kind: type[And] | type[Or], items: Iterable[Node]) -> tuple[Node, ...]:
     out: list[Node] = []
     for item in items:
-        out.extend(item.children if isinstance(item, kind) else [item])  # type: ignore[attr-defined]
+        out.extend(item.children if isinstance(item, kind) else [item])
     return tuple(out)
 
 
@@ -314,7 +318,7 @@ def _anchored(node: Node) -> bool:
         return False
     if isinstance(node, And):
         return any(_anchored(c) for c in node.children)
-    return all(_anchored(c) for c in node.children)  # type: ignore[union-attr]
+    return all(_anchored(c) for c in node.children)
 
 
 def _first_pos(node: Node) -> tuple[int, int]:
@@ -322,7 +326,7 @@ def _first_pos(node: Node) -> tuple[int, int]:
         return node.pos
     if isinstance(node, Not):
         return _first_pos(node.child)
-    return _first_pos(node.children[0])  # type: ignore[union-attr]
+    return _first_pos(node.children[0])
 
 
 def _explain(exc: UnexpectedInput, text: str) -> str:
@@ -430,7 +434,7 @@ def _match(query: Query | Node, tokens: _Tokens, lang: str | None) -> MatchResul
             return not ev(node.child)
         if isinstance(node, And):
             return all(ev(c) for c in node.children)
-        return any(ev(c) for c in node.children)  # type: ignore[union-attr]
+        return any(ev(c) for c in node.children)
 
     if not ev(root):
         return MatchResult(False, [])
@@ -443,7 +447,7 @@ def _positive_atoms(node: Node, positive: bool = True) -> list[Atom]:
         return [node] if positive else []
     if isinstance(node, Not):
         return _positive_atoms(node.child, not positive)
-    return [a for c in node.children for a in _positive_atoms(c, positive)]  # type: ignore[union-attr]
+    return [a for c in node.children for a in _positive_atoms(c, positive)]
 
 
 @dataclass(frozen=True)
@@ -482,7 +486,7 @@ def _broaden(node: Node, supported: Callable[[Atom], bool], positive: bool = Tru
     if isinstance(node, Not):
         inner = _broaden(node.child, supported, not positive)
         return (not inner) if isinstance(inner, bool) else Not(inner)
-    parts = [_broaden(c, supported, positive) for c in node.children]  # type: ignore[union-attr]
+    parts = [_broaden(c, supported, positive) for c in node.children]
     if isinstance(node, And):
         if any(p is False for p in parts):
             return False
@@ -624,7 +628,7 @@ def _dnf(node: Node) -> list[list[Atom]]:
     if isinstance(node, Or):
         return [conj for c in node.children for conj in _dnf(c)]
     result: list[list[Atom]] = [[]]
-    for child in node.children:  # type: ignore[union-attr]
+    for child in node.children:
         result = [a + b for a in result for b in _dnf(child)]
         if len(result) > MAX_SEARCHES * 4:
             break

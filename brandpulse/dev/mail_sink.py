@@ -14,15 +14,23 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 
+def _decoded(part: Message) -> bytes:
+    """The transfer-decoded body of a leaf part (only a multipart container has none)."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        raise TypeError(f"{part.get_content_type()} part has no decodable body")
+    return payload
+
+
 def html_with_inline_images(message: Message) -> str | None:
     """The HTML part with `cid:` references replaced by data URIs."""
     html, images = None, {}
     for part in message.walk():
         if part.get_content_type() == "text/html" and html is None:
-            html = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+            html = _decoded(part).decode(part.get_content_charset() or "utf-8")
         elif part.get_content_maintype() == "image" and part.get("Content-ID"):
             cid = part["Content-ID"].strip("<>")
-            data = base64.b64encode(part.get_payload(decode=True)).decode()
+            data = base64.b64encode(_decoded(part)).decode()
             images[cid] = f"data:{part.get_content_type()};base64,{data}"
     if html is None:
         return None

@@ -52,9 +52,15 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brandpulse.dev.es_node import ClusterNode, cluster_settings
+
+if TYPE_CHECKING:
+    from elastic_transport import ApiResponse
+    from elasticsearch import Elasticsearch
+
+    from brandpulse.dev.mail_sink import MailSink
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_DIR = Path("/tmp/scaleout-state")
@@ -357,7 +363,7 @@ def generate_rows(min_mentions: int, brands: list[dict[str, Any]]) -> tuple[list
 
     Extra brands are the sample's second brand, generated with other seeds and renamed;
     their native ids get a per-brand digit so that every row is a distinct document."""
-    from brandpulse import sample_data
+    from brandpulse.dev import sample_data
 
     rows, incident = sample_data.generate(seed=7, scale=INCIDENT_SCALE)
     extras = [b for b in brands if b["name"] not in (INCIDENT_BRAND, "acme-bikes")]
@@ -422,13 +428,21 @@ def _port_open(port: int) -> bool:
 
 
 def _ancestors(pid: int) -> list[int]:
-    chain = []
+    chain: list[int] = []
     with contextlib.suppress(OSError, ValueError, IndexError):
         while pid > 1 and len(chain) < 50:
             stat = Path(f"/proc/{pid}/stat").read_text()
             pid = int(stat.rsplit(")", 1)[1].split()[1])
             chain.append(pid)
     return chain
+
+
+def _cat_rows(response: ApiResponse[Any]) -> list[dict[str, Any]]:
+    """The rows of a cat API answer asked for with format="json"."""
+    body = response.body
+    if not isinstance(body, list):
+        raise TypeError(f"cat API: expected JSON rows, got {type(body).__name__}")
+    return body
 
 
 def _pgid_alive(pgid: int) -> bool:
@@ -449,8 +463,8 @@ class Check:
         self.pg_started = False
         self.redis_started = False
         self.es_started = False
-        self.sink = None
-        self.client = None
+        self.sink: MailSink | None = None
+        self.client: Elasticsearch | None = None
         self.threads: list[threading.Thread] = []
         self.events: dict[str, Any] = {}
 
@@ -628,12 +642,12 @@ class Check:
                 es_node.stop(node.state_dir)
             self.es_started = False
 
-    def es_client(self):
+    def es_client(self) -> Elasticsearch:
         from brandpulse.core.settings import Settings
         from indexing.client import make_client
 
         if self.client is None:
-            self.client = make_client(Settings(ES_URL=self.cfg.env["ES_URL"]))
+            self.client = make_client(Settings(es_url=self.cfg.env["ES_URL"]))
         return self.client
 
     def wait_green(self, timeout: float = 300) -> None:
@@ -667,10 +681,10 @@ class Check:
         from indexing.templates import current_write_index
 
         client = self.es_client()
-        master = client.cat.master(format="json")[0]["node"]
+        master = _cat_rows(client.cat.master(format="json"))[0]["node"]
         victim = next(n.name for n in self.cfg.es_nodes if n.name != master)
         write_index = current_write_index(client, IndexNames(INDEX_PREFIX))
-        shards = client.cat.shards(index=write_index, format="json")
+        shards = _cat_rows(client.cat.shards(index=write_index, format="json"))
         primary = next(s["node"] for s in shards if s["prirep"] == "p")
         if primary != victim:
             with contextlib.suppress(Exception):
@@ -681,7 +695,7 @@ class Check:
                     ],
                 )
             self.wait_green()
-            shards = client.cat.shards(index=write_index, format="json")
+            shards = _cat_rows(client.cat.shards(index=write_index, format="json"))
             primary = next(s["node"] for s in shards if s["prirep"] == "p")
         self.events["es_layout"] = {"master": master, "victim": victim, "write_index_primary": primary}
         _log(f"cluster: master {master}; {write_index} primary on {primary}; the node to kill: {victim}")
@@ -997,7 +1011,7 @@ class Check:
         os.environ.update({k: v for k, v in self.cfg.env.items() if k.startswith(("ES_", "BRANDPULSE_"))})
         expected, incident = write_data(self.cfg)
         _log(f"generated {len(expected)} mentions, {len(self.cfg.brands)} brands: {self.cfg.sample_file}")
-        self.sink = MailSink(self.cfg.mail_dir, port=self.cfg.ports.smtp).__enter__()
+        self.sink = sink = MailSink(self.cfg.mail_dir, port=self.cfg.ports.smtp).__enter__()
         self.start_postgres()
         self.start_redis()
         self.start_es()
@@ -1013,7 +1027,7 @@ class Check:
         if ingest["state"] == "success":
             alerts = self.run_alerts(self.first_alerting_bucket_end(incident))
         time.sleep(1)
-        mails = list(self.sink.saved)
+        mails = list(sink.saved)
         result = {
             "expected": len(expected),
             **self.measure(expected),
@@ -1101,7 +1115,7 @@ def main(argv: list[str] | None = None) -> int:
     # secrets outside the state dir that the check removes first: a new set every run
     secrets_root = Path(f"{state_dir}.secrets")
     shutil.rmtree(secrets_root, ignore_errors=True)
-    secrets = ensure_secrets(Settings(BRANDPULSE_STATE_DIR=secrets_root))
+    secrets = ensure_secrets(Settings(state_dir=secrets_root))
     import secrets as _secrets
 
     cfg = build_config(

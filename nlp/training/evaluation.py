@@ -55,7 +55,10 @@ def evaluate_by_language(model: SentimentModel, root: Path, split: str = "val") 
 
 def by_language_summary(results: dict[str, Evaluation]) -> dict:
     """Pooled summary over all languages, plus per-language scores and the mean macro-F1."""
-    pooled = scores_from_matrix(sum(r.matrix for r in results.values()))
+    matrices = [r.matrix for r in results.values()]
+    if not matrices:
+        raise ValueError("no per-language results to summarise")
+    pooled = scores_from_matrix(sum(matrices[1:], matrices[0]))
     seconds = sum(r.seconds for r in results.values())
     return {
         **pooled,

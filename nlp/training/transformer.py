@@ -160,12 +160,14 @@ def encode_lower(
                 states[i] = hidden[row, : int(batch["attention_mask"][row].sum())]
             if progress:
                 progress(len(idx))
-    offsets = np.cumsum([0] + [len(s) for s in states])
+    encoded = [s for s in states if s is not None]
+    assert len(encoded) == len(states)  # `order` covers every text
+    offsets = np.cumsum([0] + [len(s) for s in encoded])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, flat=np.concatenate(states), offsets=offsets)
+    np.savez(tmp, flat=np.concatenate(encoded), offsets=offsets)
     tmp.rename(path)
-    return states  # type: ignore[return-value]
+    return encoded
 
 
 def _pad(states: Sequence[np.ndarray]):
@@ -243,7 +245,7 @@ def predict_cached(model, states, indices: Sequence[int], cut: int, batch_size: 
     import torch
 
     order = sorted(indices, key=lambda i: len(states[i]))
-    probs = {}
+    probs: dict[int, np.ndarray] = {}
     model.eval()
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=_bf16_ok()):
         for s in range(0, len(order), batch_size):
