@@ -47,15 +47,27 @@ from listeners.sweep import Sweep
 class LoopConnector(Protocol):
     """What the loop needs from a connector (`listeners.api_connector.ApiConnector`)."""
 
-    name: str
     brand: Brand
     stats: Counter[str]
-    duplicate_stat: str | None
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def duplicate_stat(self) -> str | None: ...
 
     def start_time(self, since: datetime | None) -> datetime: ...
 
     def build(
-        self, fields: dict[str, Any], raw: Any, location: str | None = None
+        self,
+        raw: Any,
+        *,
+        native_id: str,
+        text: str | None,
+        created_at: datetime | str | None,
+        lang_hint: str | None = None,
+        location: str | None = None,
+        **fields: Any,
     ) -> Mention | Reject | None: ...
 
     def log_stats(self) -> None: ...
