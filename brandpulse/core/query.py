@@ -45,6 +45,8 @@ X_MAX_QUERY = 512
 REDDIT_MAX_QUERY = 512
 #: Most platform searches a DNF expansion may produce before we refuse.
 MAX_SEARCHES = 32
+#: Deepest nesting of NOT / groups a query may have (deeper ones are refused).
+MAX_DEPTH = 64
 
 _W = r"[\p{L}\p{M}\p{N}_]"
 
@@ -387,7 +389,13 @@ def parse_query(text: str) -> Query:
     except VisitError as exc:  # lark wraps errors raised in the transformer
         if isinstance(exc.orig_exc, QuerySyntaxError):
             raise exc.orig_exc from None
+        if isinstance(exc.orig_exc, RecursionError):
+            raise QuerySyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)", text) from None
         raise
+    except RecursionError:
+        raise QuerySyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)", text) from None
+    if _depth(root) > MAX_DEPTH:
+        raise QuerySyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)", text)
     bad = _unanchored_branch(root)
     if bad is not None:
         line, column = _first_pos(bad)
@@ -398,6 +406,19 @@ def parse_query(text: str) -> Query:
             column,
         )
     return Query(text, root)
+
+
+def _depth(root: Node) -> int:
+    """Nesting depth of the AST, walked without recursion."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, Not):
+            stack.append((node.child, depth + 1))
+        elif isinstance(node, (And, Or)):
+            stack.extend((c, depth + 1) for c in node.children)
+    return deepest
 
 
 def _unanchored_branch(node: Node) -> Node | None:
