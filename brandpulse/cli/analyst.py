@@ -87,7 +87,11 @@ def _brand_title(brand: str) -> str:
 @app.command("search")
 def search(
     query: Annotated[
-        str, typer.Argument(help="words, \"phrases\", AND/OR/NOT (+ | -), prefix*; '' = all")
+        str,
+        typer.Argument(
+            help='the brand query language: words, "phrases", AND/OR/NOT (upper case; also + | -), '
+            "(groups), -exclusion, prefix*, lang:xx; '' = all"
+        ),
     ] = "",
     brand: Brand = None,
     sentiment: Annotated[str | None, typer.Option(help="negative, neutral or positive")] = None,

@@ -72,7 +72,7 @@ class AlertSettings(_Strict):
     @classmethod
     def _divides_a_day(cls, value: int) -> int:
         if 1440 % value:
-            raise ValueError(f"must divide a day (1440 minutes), e.g. 5, 10, 15, 30 or 60")
+            raise ValueError("must divide a day (1440 minutes), e.g. 5, 10, 15, 30 or 60")
         return value
 
     @field_validator("recipients")

@@ -373,8 +373,11 @@ class Query:
         return _positive_atoms(self.root)
 
 
-def parse_query(text: str) -> Query:
-    """Parse a brand query; raise QuerySyntaxError (a ValueError) with line/column."""
+def parse_query(text: str, require_positive: bool = True) -> Query:
+    """Parse a brand query; raise QuerySyntaxError (a ValueError) with line/column.
+
+    `require_positive=False` accepts alternatives of only exclusions (`-refund`):
+    right for searching indexed mentions, never for a brand query."""
     if not text or not text.strip():
         raise QuerySyntaxError("empty query", text or "", 1, 1)
     try:
@@ -396,7 +399,7 @@ def parse_query(text: str) -> Query:
         raise QuerySyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)", text) from None
     if _depth(root) > MAX_DEPTH:
         raise QuerySyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)", text)
-    bad = _unanchored_branch(root)
+    bad = _unanchored_branch(root) if require_positive else None
     if bad is not None:
         line, column = _first_pos(bad)
         raise QuerySyntaxError(
