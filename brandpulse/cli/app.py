@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -260,6 +261,7 @@ def enrich(
     from nlp.sentiment import get_model
 
     settings = get_settings()
+    make_client(settings).info()  # an unreachable cluster fails now, not after loading the model
     version = enrichment_version(get_model())
     total = count_pending(make_client(settings), settings.indices, pending_query(version, brand, reprocess))
     with Progress(
@@ -368,10 +370,28 @@ def demo(
     print_counts()
 
 
+def _es_where() -> tuple[str, bool]:
+    """(the cluster's URL for messages, whether it is the embedded node)."""
+    from pydantic import ValidationError
+
+    try:
+        settings = get_settings()
+        return settings.es_url_display, settings.embedded
+    except ValidationError:
+        return "ES_URL", False
+
+
+def _fail_line(message: str, code: int) -> None:
+    console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
-    """Console-script entry: `app`, with an unreachable cluster and invalid settings
-    turned into one clear line each (credentials never printed)."""
+    """Console-script entry: `app`, with every expected failure (cluster unreachable
+    or refusing the credentials, invalid settings, a source that cannot work) turned
+    into one clear line (credentials never printed)."""
     from elastic_transport import TransportError
+    from elasticsearch import ApiError
     from pydantic import ValidationError
 
     from brandpulse.core.errors import NothingToRead, SourceError
@@ -379,28 +399,51 @@ def main() -> None:
     try:
         app()
     except TransportError as exc:
-        try:
-            url = get_settings().es_url_display
-        except ValidationError:
-            url = "ES_URL"
-        console.print(
-            f"cannot reach Elasticsearch at {url} ({type(exc).__name__}): start the local node with "
-            "`brandpulse es start`, or set ES_URL (and ES_API_KEY) for a real cluster",
-            style="red",
-            markup=False,
-            highlight=False,
+        url, embedded = _es_where()
+        hint = (
+            "start the local node with `brandpulse es start`, "
+            "or set ES_URL (and ES_API_KEY) for a real cluster"
+            if embedded
+            else "check ES_URL, that the cluster is up and that this machine can reach it"
         )
-        sys.exit(1)
+        _fail_line(f"cannot reach Elasticsearch at {url} ({type(exc).__name__}): {hint}", 1)
+    except ApiError as exc:
+        url, _ = _es_where()
+        status = getattr(exc, "status_code", None) or getattr(getattr(exc, "meta", None), "status", None)
+        if status == 401:
+            _fail_line(
+                f"Elasticsearch at {url} refused the credentials (401 Unauthorized): "
+                "set ES_API_KEY, or ES_USERNAME and ES_PASSWORD",
+                1,
+            )
+        if status == 403:
+            _fail_line(
+                f"Elasticsearch at {url} denied access (403 Forbidden): the user or API key lacks "
+                f"privileges on the brandpulse indices ({_short(exc)})",
+                1,
+            )
+        _fail_line(f"Elasticsearch at {url} answered {status}: {_short(exc)}", 1)
     except SourceError as exc:  # a source that cannot work, or has nothing to read yet
-        console.print(f"{type(exc).__name__}: {exc}", style="red", markup=False, highlight=False)
-        sys.exit(0 if isinstance(exc, NothingToRead) else 1)
+        _fail_line(f"{type(exc).__name__}: {exc}", 0 if isinstance(exc, NothingToRead) else 1)
     except ValidationError as exc:  # settings from the environment (inputs are never echoed)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
             for e in exc.errors(include_input=False, include_url=False)
         )
-        console.print(f"invalid settings: {problems}", style="red", markup=False, highlight=False)
-        sys.exit(2)
+        _fail_line(f"invalid settings: {problems}", 2)
+    except ValueError as exc:
+        if "scheme" in str(exc) and os.environ.get("ES_URL"):  # raised by the client for a bare host
+            _fail_line(
+                "invalid settings: ES_URL must start with http:// or https:// "
+                "(e.g. https://es.example.org:9200)",
+                2,
+            )
+        raise
+
+
+def _short(exc: Exception, limit: int = 300) -> str:
+    text = " ".join(str(getattr(exc, "message", None) or exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 if __name__ == "__main__":  # pragma: no cover
