@@ -496,6 +496,21 @@ def mention_stats(
     )
 
 
+def newest_mention(client: Elasticsearch, names: IndexNames, brand: str | None = None) -> datetime | None:
+    """When the newest indexed mention (of `brand`) was posted; None when there is none."""
+    filters = MentionFilter(brand=brand).clauses()
+    result = client.search(
+        index=names.mentions,
+        size=0,
+        query={"bool": {"filter": filters}},
+        aggs={"newest": {"max": {"field": "created_at"}}},
+        ignore_unavailable=True,
+        allow_no_indices=True,
+    )
+    value = (result.get("aggregations") or {}).get("newest", {}).get("value")
+    return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
 SPARK = "▁▂▃▄▅▆▇█"
 
 
