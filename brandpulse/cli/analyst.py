@@ -416,14 +416,24 @@ def retention_cmd(
 
 @kibana_app.command("import")
 def kibana_import(
-    url: Annotated[str, typer.Option(help="Kibana base URL, e.g. http://localhost:5601")],
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Kibana base URL, e.g. http://localhost:5601 (default: kibana_url of the brands config)"
+        ),
+    ] = None,
     space: Annotated[str | None, typer.Option(help="Kibana space id (default space if unset)")] = None,
     dry_run: Annotated[bool, typer.Option(help="print what would be sent; no network call")] = False,
     insecure: Annotated[bool, typer.Option(help="do not verify Kibana's TLS certificate")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="brands YAML (default: $BRANDPULSE_CONFIG or ./brands.yaml)"),
+    ] = None,
 ) -> None:
     """Import the dashboards, Lens panels, data views and saved search (overwriting).
 
     Credentials: KIBANA_API_KEY, or KIBANA_USERNAME + KIBANA_PASSWORD (never printed)."""
+    from brandpulse.core.config import ConfigError, load_config
     from brandpulse.core.settings import get_settings
     from brandpulse.kibana.importer import (
         ImportPlan,
@@ -434,6 +444,13 @@ def kibana_import(
     )
     from brandpulse.kibana.objects import build_objects
 
+    if url is None:
+        try:
+            url = load_config(config).kibana_url
+        except ConfigError as exc:
+            raise _fail(f"{exc}\n(or pass --url)", 2) from None
+        if not url:
+            raise _fail("no Kibana URL: pass --url, or set kibana_url in the brands config", 2)
     try:
         plan = ImportPlan(
             import_url(url, space), build_objects(get_settings().index_prefix), KibanaAuth.from_env()

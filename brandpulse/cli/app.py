@@ -6,6 +6,7 @@ quarantined; the rest was indexed).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -114,14 +115,28 @@ def setup_indices() -> None:
 
 @app.command("sources")
 def sources() -> None:
-    """List the registered connectors."""
+    """List the registered connectors and their credentials (required and optional)."""
     from listeners.registry import registry
 
     for name in registry.names():
         cls = registry.get(name)
         doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        needs = ", ".join(cls.credentials) or "no credentials"
-        out.print(f"{name:<12} {doc}  [{needs}]")
+        out.print(
+            f"{name:<12} {doc}  [{credentials_text(cls)}]", markup=False, highlight=False, soft_wrap=True
+        )
+
+
+def credentials_text(cls: type) -> str:
+    """`needs A, B; optional C` / `no credentials` for one connector class."""
+    secrets = getattr(cls, "secrets", None) or ()
+    required = [s.env for s in secrets if s.required] or list(getattr(cls, "credentials", ()))
+    optional = [s.env for s in secrets if not s.required]
+    parts = []
+    if required:
+        parts.append("needs " + ", ".join(required))
+    if optional:
+        parts.append("optional " + ", ".join(optional))
+    return "; ".join(parts) or "no credentials"
 
 
 @app.command("check-config")
@@ -244,7 +259,9 @@ def import_file(
     source_key = "file"
     adhoc = BrandsConfig(brands=[base.model_copy(update={"sources": {source_key: options}})])
     prepare_indices()
-    _report([_run_with_progress(adhoc, brand, source_key, reset_cursor=True)])
+    # the cursor is keyed by the file: the configured file source's cursor is left alone
+    cursor_key = "file:" + hashlib.sha256(options["path"].encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    _report([_run_with_progress(adhoc, brand, source_key, reset_cursor=True, cursor_key=cursor_key)])
 
 
 @app.command("enrich")
