@@ -22,6 +22,7 @@ from rich.table import Table
 from brandpulse.cli import alerts as alerts_cli
 from brandpulse.cli import analyst as indexing_cli
 from brandpulse.cli import nlp as nlp_cli
+from brandpulse.cli import quarantine as quarantine_cli
 from brandpulse.core.config import BrandsConfig, ConfigError
 from brandpulse.core.settings import REPO_ROOT, get_settings
 from brandpulse.pipeline.config import load_checked_config
@@ -38,6 +39,7 @@ app.add_typer(indexing_cli.app)  # search, stats, report, erase, rollover, reten
 app.add_typer(nlp_cli.app)  # train-sentiment, eval-sentiment, detect-language
 alerts_app = typer.Typer(help="Negative-spike alerts.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(quarantine_cli.app, name="quarantine")
 console = Console(stderr=True)
 out = Console()
 
@@ -207,7 +209,7 @@ def _report(summaries) -> None:
             out.print(f"  quarantined {n:>6}  {terminal_text(reason)}", markup=False, highlight=False)
         partial |= s.status == "partial"
     if partial:
-        out.print("status: partial (see the quarantine index for the rejected input)")
+        out.print("status: partial (see `brandpulse quarantine list` for the rejected input)")
         raise typer.Exit(EXIT_PARTIAL)
 
 

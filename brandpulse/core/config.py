@@ -295,7 +295,7 @@ def parse_config(text: str, source: str = "<config>", sources: SourceCatalogue |
     try:
         config = BrandsConfig.model_validate(data)
     except ValidationError as exc:
-        errors.extend(e for e in exc.errors() if e["type"] != "duplicate_brand")
+        errors.extend(dict(e) for e in exc.errors() if e["type"] != "duplicate_brand")
     except RecursionError:  # a structure nested beyond what the validators can walk
         raise ConfigError([f"{source}: nested too deeply"]) from None
     if sources is not None:
