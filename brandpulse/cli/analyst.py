@@ -481,4 +481,4 @@ def kibana_build(
     """Regenerate the saved-objects ndjson (stable ids). `kibana import` builds them itself."""
     from brandpulse.kibana.objects import NDJSON_PATH, write_ndjson
 
-    out.print(f"wrote {write_ndjson(output or NDJSON_PATH, prefix=prefix)}")
+    out.print(f"wrote {write_ndjson(output or NDJSON_PATH, prefix=prefix)}", markup=False, highlight=False)

@@ -112,7 +112,7 @@ def setup_indices() -> None:
     """Install index templates and aliases (idempotent; a version bump rolls over)."""
     from brandpulse.pipeline.maintenance import prepare_indices
 
-    out.print(prepare_indices())
+    out.print(prepare_indices(), markup=False, highlight=False)
 
 
 @app.command("sources")
@@ -163,7 +163,11 @@ def sample(
     from brandpulse.dev.sample_data import write_sample
 
     path, incident = write_sample(out_dir or get_settings().state_dir / "sample", seed, scale)
-    out.print(f"wrote {path} ({incident['mentions']} incident mentions, onset {incident['onset']})")
+    out.print(
+        f"wrote {path} ({incident['mentions']} incident mentions, onset {incident['onset']})",
+        markup=False,
+        highlight=False,
+    )
 
 
 # --- ingest -------------------------------------------------------------------------------
@@ -372,7 +376,7 @@ def airflow_env_cmd() -> None:
     from brandpulse.airflow_env import airflow_env
 
     for key, value in airflow_env().items():
-        out.print(f"export {key}={shlex.quote(value)}", highlight=False, soft_wrap=True)
+        out.print(f"export {key}={shlex.quote(value)}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("demo")
@@ -383,9 +387,15 @@ def demo(
 ) -> None:
     """Start ES, install templates, replay the sample dataset through the ingest DAG,
     and print what was indexed."""
+    from rich.text import Text
+
     from brandpulse.dev.demo import run_demo
 
-    run_demo(port=port, config_path=config, say=lambda msg: console.print(f"[bold cyan]▶[/] {msg}"))
+    run_demo(
+        port=port,
+        config_path=config,
+        say=lambda msg: console.print(Text("▶ ", style="bold cyan") + Text(str(msg))),
+    )
     print_counts()
 
 

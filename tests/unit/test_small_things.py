@@ -77,3 +77,23 @@ def test_airflow_cli_environment_silences_the_graphviz_warning(monkeypatch, tmp_
         check=True,
     )
     assert "graphviz" not in done.stderr and "another warning" in done.stderr
+
+
+def test_rich_never_eats_brackets_in_messages(tmp_path, monkeypatch):
+    config = tmp_path / "brands.yaml"
+    config.write_text('brands:\n  - name: acme\n    query: acme "[bold]x[/bold]"\n')
+    run = runner.invoke(app, ["check-config", "-c", str(config)])
+    assert run.exit_code == 0 and '"[bold]x[/bold]"' in run.output
+    config.write_text(
+        "brands:\n  - name: Acme [EU]\n    query: acme\n    languages: [english]\n"
+        "    alerts: {bucket_minutes: 7}\n    sources: {file: {path: '[x].jsonl', fromat: csv}}\n"
+    )
+    run = runner.invoke(app, ["check-config", "-c", str(config)], env={"COLUMNS": "300"})
+    assert run.exit_code == 2
+    lines = [line for line in run.output.splitlines() if line.startswith("  ")]
+    assert len(lines) == 4, run.output  # every mistake in one run
+    assert all(line.strip().startswith(f"{config}:") for line in lines)
+    assert "brand 'Acme [EU]'" in run.output and "(got 'Acme [EU]')" in run.output
+    monkeypatch.setenv("BRANDPULSE_STATE_DIR", str(tmp_path / "[state]"))
+    env = runner.invoke(app, ["airflow-env"])
+    assert "[state]" in env.output
