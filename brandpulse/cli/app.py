@@ -11,13 +11,16 @@ import json
 import logging
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import ProgressColumn, Task
 from rich.table import Table
+from rich.text import Text
 
 from brandpulse.cli import alerts as alerts_cli
 from brandpulse.cli import analyst as indexing_cli
@@ -173,6 +176,14 @@ def sample(
 # --- ingest -------------------------------------------------------------------------------
 
 
+class RateColumn(ProgressColumn):
+    """Items per second (the task's smoothed speed), e.g. `412/s`."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("–/s" if speed is None else f"{speed:,.0f}/s", style="progress.data.speed")
+
+
 def _run_with_progress(config: BrandsConfig, brand: str, source: str, **kwargs):
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -288,13 +299,30 @@ def enrich(
     version = enrichment_version(get_model())
     total = count_pending(make_client(settings), settings.indices, pending_query(version, brand, reprocess))
     with Progress(
-        *Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn(), console=console
+        *Progress.get_default_columns()[:-1],
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+        console=console,
     ) as progress:
         task = progress.add_task(f"enriching ({version})", total=total)
-        summary = enrich_brand(brand, reprocess, on_batch=lambda n, failed: progress.advance(task, n))
+        failures = {"n": 0}
+
+        def on_batch(n: int, failed: int) -> None:
+            failures["n"] += failed
+            if failed:
+                progress.update(task, description=f"enriching ({version}), {failures['n']:,} failed")
+            progress.advance(task, n)
+
+        started = time.monotonic()
+        summary = enrich_brand(brand, reprocess, on_batch=on_batch)
+    elapsed = max(time.monotonic() - started, 1e-9)
     out.print(
-        f"enriched {summary['enriched']:,} mentions, {summary['failed']:,} failed "
-        f"(kept; retried next run) with {version}"
+        f"enriched {summary['enriched']:,} mentions in {elapsed:,.1f} s "
+        f"({summary['enriched'] / elapsed:,.0f}/s), {summary['failed']:,} failed "
+        f"(kept; retried next run) with {version}",
+        markup=False,
+        highlight=False,
     )
 
 

@@ -97,3 +97,18 @@ def test_rich_never_eats_brackets_in_messages(tmp_path, monkeypatch):
     monkeypatch.setenv("BRANDPULSE_STATE_DIR", str(tmp_path / "[state]"))
     env = runner.invoke(app, ["airflow-env"])
     assert "[state]" in env.output
+
+
+def test_enrich_progress_shows_a_rate():
+    from rich.progress import Progress
+
+    from brandpulse.cli.app import RateColumn
+
+    clock = {"t": 0.0}
+    progress = Progress(RateColumn(), disable=True, get_time=lambda: clock["t"])
+    task_id = progress.add_task("enriching", total=1000)
+    assert RateColumn().render(progress.tasks[0]).plain == "–/s"
+    for _ in range(4):
+        clock["t"] += 1.0
+        progress.advance(task_id, 250)
+    assert RateColumn().render(progress.tasks[0]).plain == "250/s"
