@@ -181,7 +181,11 @@ class RateColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text("–/s" if speed is None else f"{speed:,.0f}/s", style="progress.data.speed")
+        return Text("–/s" if speed is None else f"{_rate(speed)}/s", style="progress.data.speed")
+
+
+def _rate(per_second: float) -> str:
+    return f"{per_second:,.1f}" if per_second < 10 else f"{per_second:,.0f}"
 
 
 def _run_with_progress(config: BrandsConfig, brand: str, source: str, **kwargs):
@@ -319,7 +323,7 @@ def enrich(
     elapsed = max(time.monotonic() - started, 1e-9)
     out.print(
         f"enriched {summary['enriched']:,} mentions in {elapsed:,.1f} s "
-        f"({summary['enriched'] / elapsed:,.0f}/s), {summary['failed']:,} failed "
+        f"({_rate(summary['enriched'] / elapsed)}/s), {summary['failed']:,} failed "
         f"(kept; retried next run) with {version}",
         markup=False,
         highlight=False,
