@@ -37,10 +37,10 @@ from alerts.episodes import (
 )
 from alerts.explain import grown_terms, grown_topics, top_negative_posts
 from alerts.notifiers import DeliveryError, Notifier
-from alerts.series import fetch_series, floor_bucket
+from alerts.series import fetch_series, first_bucket, floor_bucket
 from alerts.store import AlertStore
 from brandpulse.core.config import Brand
-from brandpulse.core.settings import Settings
+from brandpulse.core.settings import IndexNames, Settings
 from brandpulse.core.timeutil import as_utc
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def check_brand(
         )
         first = end - catch_up
     if first < end:
-        history_start = first - HISTORY
+        history_start = history_from(client, names, brand.name, first, params.bucket_minutes)
         negatives, totals = fetch_series(client, names, brand.name, history_start, end, params.bucket_minutes)
         detection = detect(negatives, totals, history_start, params)
         episode = store.latest(brand.name)
@@ -160,12 +160,22 @@ def deliver_pending(
             summary.sent.append(ref)
 
 
+def history_from(
+    client: Elasticsearch, names: IndexNames, brand: str, first: datetime, bucket_minutes: int
+) -> datetime:
+    """Where the detector's series starts for judging buckets from `first` on:
+    `HISTORY` before it, but not before the brand's first mention."""
+    start = first - HISTORY
+    known = first_bucket(client, names, brand, bucket_minutes)
+    return min(first, max(start, known)) if known is not None else start
+
+
 def _around(client, settings, brand, params, bucket_start) -> list:
     """Detector verdicts for the day up to `bucket_start` (the e-mail's chart),
     computed from the same history the check uses."""
     step = timedelta(minutes=params.bucket_minutes)
     end = bucket_start + step
-    start = end - CHART_SPAN - HISTORY
+    start = history_from(client, settings.indices, brand.name, end - CHART_SPAN, params.bucket_minutes)
     negatives, totals = fetch_series(client, settings.indices, brand.name, start, end, params.bucket_minutes)
     detection = detect(negatives, totals, start, params)
     first = len(detection) - int(CHART_SPAN / step)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from elasticsearch import Elasticsearch
@@ -71,3 +71,24 @@ def fetch_series(
             totals[i] = bucket["doc_count"]
             negatives[i] = bucket["negative"]["doc_count"]
     return negatives, totals
+
+
+def first_bucket(
+    client: Elasticsearch, names: IndexNames, brand: str, bucket_minutes: int
+) -> datetime | None:
+    """Start of the bucket that holds the brand's first mention (None without any).
+
+    Before it the brand has no history, which is not the same as a history of
+    zeros: a baseline padded with zeros would make every ordinary day look like
+    a spike."""
+    result = client.search(
+        index=names.mentions,
+        size=0,
+        query={"term": {"brands": brand}},
+        aggs={"first": {"min": {"field": "created_at"}}},
+        ignore_unavailable=True,
+    )
+    value = result.get("aggregations", {}).get("first", {}).get("value")
+    if value is None:
+        return None
+    return floor_bucket(datetime.fromtimestamp(value / 1000, tz=UTC), bucket_minutes)

@@ -54,6 +54,16 @@ def _prepend(first: str, rest: str | None) -> str:
     return os.pathsep.join(parts)
 
 
+#: a PYTHONWARNINGS filter (the message is matched as a prefix)
+GRAPHVIZ_WARNING = "ignore:Could not import graphviz:UserWarning"
+
+
+def _warning_filters(existing: str | None) -> str:
+    """PYTHONWARNINGS with the graphviz filter first, the user's own filters kept."""
+    others = [w for w in (existing or "").split(",") if w and w != GRAPHVIZ_WARNING]
+    return ",".join([GRAPHVIZ_WARNING, *others])
+
+
 def airflow_env(settings: Settings | None = None) -> dict[str, str]:
     """Variables to export for any Airflow command of this project.
 
@@ -70,6 +80,8 @@ def airflow_env(settings: Settings | None = None) -> dict[str, str]:
         "PYTHONPATH": _prepend(str(REPO_ROOT), os.environ.get("PYTHONPATH")),
         # `airflow standalone` spawns `airflow ...`: the venv's bin must be on PATH
         "PATH": _prepend(str(Path(sys.executable).parent), os.environ.get("PATH")),
+        # the DAG-graph renderer warns on every CLI call when the optional graphviz is absent
+        "PYTHONWARNINGS": _warning_filters(os.environ.get("PYTHONWARNINGS")),
         **ensure_secrets(settings),
     }
     return {k: os.environ.get(k, v) if k in SECRET_NAMES else v for k, v in env.items()}

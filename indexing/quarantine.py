@@ -180,3 +180,57 @@ def quarantine(
                 out.write(json.dumps(_fallback_document(record, error)) + "\n")
         log.error("%d quarantine records refused by Elasticsearch; appended to %s", len(refused), path)
     return len(records)
+
+
+# --- reading back: list, show, delete (the `brandpulse quarantine` commands) ---------------
+
+
+def list_quarantined(
+    client: Elasticsearch,
+    names: IndexNames,
+    brand: str | None = None,
+    source: str | None = None,
+    limit: int = 20,
+) -> tuple[int, list[tuple[str, dict]]]:
+    """(how many records match, the newest `limit` as (id, document))."""
+    filters: list[dict] = []
+    if brand:
+        filters.append({"term": {"brand": brand}})
+    if source:
+        filters.append({"term": {"source": source}})
+    client.indices.refresh(index=names.quarantine, ignore_unavailable=True, allow_no_indices=True)
+    found = client.search(
+        index=names.quarantine,
+        query={"bool": {"filter": filters}},
+        sort=[{"quarantined_at": {"order": "desc", "unmapped_type": "date"}}, {"_doc": "asc"}],
+        size=limit,
+        track_total_hits=True,
+        ignore_unavailable=True,
+        allow_no_indices=True,
+    )
+    hits = found["hits"]["hits"]
+    return found["hits"]["total"]["value"], [(h["_id"], h["_source"]) for h in hits]
+
+
+def get_quarantined(client: Elasticsearch, names: IndexNames, record_id: str) -> dict | None:
+    """One record by id (None when there is no such record or no index)."""
+    from elasticsearch import NotFoundError
+
+    try:
+        return client.get(index=names.quarantine, id=record_id)["_source"]
+    except NotFoundError:
+        return None
+
+
+def delete_quarantined(client: Elasticsearch, names: IndexNames, record_ids: Iterable[str]) -> int:
+    """Delete records by id (those that were replayed); returns how many went."""
+    ids = list(record_ids)
+    if not ids:
+        return 0
+    ok, _ = helpers.bulk(
+        client,
+        ({"_op_type": "delete", "_index": names.quarantine, "_id": i} for i in ids),
+        raise_on_error=False,
+        refresh=True,
+    )
+    return int(ok)

@@ -1,11 +1,19 @@
 """Shared fixtures. Integration tests run against a real Elasticsearch node on
 127.0.0.1, started once per session by `brandpulse.dev.es_node` (or an already
-running one: set BRANDPULSE_TEST_ES_URL). Each test gets its own index prefix."""
+running one: set BRANDPULSE_TEST_ES_URL). Each test gets its own index prefix.
+
+Airflow reads its configuration once per process, at its first import, and
+any test may be the first to import it: one Airflow home for the whole
+session is set before collection (`pytest_configure`), so nothing is read from
+or written to ~/airflow and every in-process DAG run uses the same migrated DB."""
 
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +21,29 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+_AIRFLOW_ENV: dict[str, str] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from brandpulse.airflow_env import airflow_env
+    from brandpulse.core.settings import Settings
+
+    root = Path(tempfile.mkdtemp(prefix="brandpulse-tests-airflow-"))
+    _AIRFLOW_ENV.update(airflow_env(Settings(state_dir=root)))
+    os.environ.update(_AIRFLOW_ENV)
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> dict[str, str]:
+    """The session's Airflow environment, its metadata DB migrated (once)."""
+    subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+        env={**os.environ, **_AIRFLOW_ENV},
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return dict(_AIRFLOW_ENV)
 
 
 def _free_port() -> int:

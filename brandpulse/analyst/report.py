@@ -22,7 +22,14 @@ from urllib.parse import urlsplit
 from elasticsearch import Elasticsearch
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from brandpulse.analyst.search import MentionFilter, Stats, clean_text, mention_stats, terminal_text
+from brandpulse.analyst.search import (
+    MentionFilter,
+    Stats,
+    clean_text,
+    mention_stats,
+    newest_mention,
+    terminal_text,
+)
 from brandpulse.core.settings import IndexNames
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -60,6 +67,10 @@ class ReportData:
     stats: Stats
     posts: list[Post] = field(default_factory=list)
     episodes: list[Episode] = field(default_factory=list)
+    #: the brand's newest mention anywhere (said when the window is empty)
+    newest: datetime | None = None
+    #: how the window was chosen, e.g. "the last 7 days, the default"
+    window_note: str | None = None
 
 
 def safe_url(url: str | None) -> str | None:
@@ -146,14 +157,18 @@ def gather(
     end: datetime,
     generated_at: datetime,
     title: str | None = None,
+    window_note: str | None = None,
 ) -> ReportData:
+    stats = mention_stats(client, names, brand, start, end, max_buckets=84)
     return ReportData(
         brand=brand,
         title=title or brand,
         generated_at=generated_at,
-        stats=mention_stats(client, names, brand, start, end, max_buckets=84),
+        stats=stats,
         posts=top_negative_posts(client, names, brand, start, end),
         episodes=alert_episodes(client, names, brand, start, end),
+        newest=None if stats.total else newest_mention(client, names, brand),
+        window_note=window_note,
     )
 
 
@@ -182,8 +197,9 @@ def _figure(width: float, height: float) -> tuple[Any, Any]:
 
 
 def timeline_chart(stats: Stats) -> str | None:
-    """Mentions per bucket with the negative part in red."""
-    if not stats.buckets:
+    """Mentions per bucket with the negative part in red (None when there are none:
+    no empty chart with a made-up axis)."""
+    if not stats.buckets or not stats.total:
         return None
     from matplotlib import dates as mdates
 
@@ -263,8 +279,9 @@ def write_report(
     out: Path,
     generated_at: datetime,
     title: str | None = None,
+    window_note: str | None = None,
 ) -> ReportData:
-    data = gather(client, names, brand, start, end, generated_at, title)
+    data = gather(client, names, brand, start, end, generated_at, title, window_note)
     html = clean_text(render_html(data))  # lone surrogates in user text -> U+FFFD
     write_atomically(out, html)
     return data

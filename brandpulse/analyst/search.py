@@ -20,13 +20,24 @@ from typing import Any, TextIO
 
 from elasticsearch import Elasticsearch
 
+from brandpulse.core.query import (
+    And,
+    Hashtag,
+    Lang,
+    Mention,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    QuerySyntaxError,
+    Term,
+    parse_query,
+)
 from brandpulse.core.settings import IndexNames
 from indexing.pit import pit_pages
 
 #: the fields free text is matched against
 SEARCH_FIELDS = ("text", "author.handle", "author.display_name", "matched_terms")
-#: simple_query_string operators allowed (no fuzzy/near/slop: cheap, predictable)
-SEARCH_FLAGS = "AND|OR|NOT|PHRASE|PREFIX|PRECEDENCE|WHITESPACE|ESCAPE"
 MAX_QUERY_CHARS = 1000
 SENTIMENTS = ("negative", "neutral", "positive")
 SOURCE_FIELDS = (
@@ -151,23 +162,71 @@ class MentionFilter:
         return out
 
 
+_SYMBOLS = re.compile(r'"[^"]*"|(?<![^\s(])\+(?=[^\s)])|\|')
+
+
+def _words_for_symbols(text: str) -> str:
+    """`a | b` and `+a` (the symbolic forms the help also promises) as OR / AND,
+    outside phrases; everything else is the brand query language."""
+    return _SYMBOLS.sub(
+        lambda m: m.group() if m.group().startswith('"') else (" OR " if m.group() == "|" else ""), text
+    )
+
+
+def _match(text: str, kind: str) -> dict[str, Any]:
+    return {"multi_match": {"query": text, "type": kind, "fields": list(SEARCH_FIELDS), "lenient": True}}
+
+
+def _es_node(node: Node) -> dict[str, Any]:
+    """One node of a parsed query as Elasticsearch DSL: atoms are phrase (or
+    phrase-prefix) matches over the fixed text fields, never a query string."""
+    if isinstance(node, Term):
+        if node.text.endswith("*") and node.text.rstrip("*"):
+            # every completion (a phrase_prefix would stop at 50): only the prefix
+            # operator is on, so nothing else in the term is query syntax
+            return {
+                "simple_query_string": {
+                    "query": node.text.rstrip("*") + "*",
+                    "fields": list(SEARCH_FIELDS),
+                    "default_operator": "and",
+                    "flags": "PREFIX|WHITESPACE",
+                    "lenient": True,
+                }
+            }
+        return _match(node.text, "phrase")
+    if isinstance(node, Phrase):
+        return _match(node.text, "phrase")
+    if isinstance(node, Hashtag):
+        return _match(f"#{node.tag}", "phrase")
+    if isinstance(node, Mention):
+        return _match(f"@{node.handle}", "phrase")
+    if isinstance(node, Lang):
+        code = node.code.split("-")[0]
+        return {"term": {"lang": code}}
+    if isinstance(node, Not):
+        return {"bool": {"must_not": [_es_node(node.child)]}}
+    if isinstance(node, And):
+        must = [_es_node(c) for c in node.children if not isinstance(c, Not)]
+        must_not = [_es_node(c.child) for c in node.children if isinstance(c, Not)]
+        return {"bool": {"must": must or [{"match_all": {}}], "must_not": must_not}}
+    if isinstance(node, Or):
+        return {"bool": {"should": [_es_node(c) for c in node.children], "minimum_should_match": 1}}
+    raise TypeError(f"not a query node: {node!r}")
+
+
 def build_query(text: str | None, filters: MentionFilter) -> dict[str, Any]:
-    """A bool query: the free text as `simple_query_string` (AND by default), filters as terms."""
+    """A bool query: the free text in the brand query language (the same parser:
+    terms, "phrases", AND/OR/NOT, parentheses, -exclusion, prefix*, lang:xx; also
+    `|` and `+`), filters as terms."""
     must: list[dict[str, Any]] = []
     if text and text.strip() and text.strip() != "*":
         if len(text) > MAX_QUERY_CHARS:
             raise AnalystError(f"query longer than {MAX_QUERY_CHARS} characters")
-        must.append(
-            {
-                "simple_query_string": {
-                    "query": text,
-                    "fields": list(SEARCH_FIELDS),
-                    "default_operator": "and",
-                    "flags": SEARCH_FLAGS,
-                    "lenient": True,
-                }
-            }
-        )
+        try:
+            parsed = parse_query(_words_for_symbols(text), require_positive=False)
+        except QuerySyntaxError as exc:
+            raise AnalystError(f"search {exc}") from None
+        must.append(_es_node(parsed.root))
     return {"bool": {"must": must or [{"match_all": {}}], "filter": filters.clauses()}}
 
 
@@ -435,6 +494,21 @@ def mention_stats(
         volume=[b["doc_count"] for b in timeline],
         negative=[b["negative"]["doc_count"] for b in timeline],
     )
+
+
+def newest_mention(client: Elasticsearch, names: IndexNames, brand: str | None = None) -> datetime | None:
+    """When the newest indexed mention (of `brand`) was posted; None when there is none."""
+    filters = MentionFilter(brand=brand).clauses()
+    result = client.search(
+        index=names.mentions,
+        size=0,
+        query={"bool": {"filter": filters}},
+        aggs={"newest": {"max": {"field": "created_at"}}},
+        ignore_unavailable=True,
+        allow_no_indices=True,
+    )
+    value = (result.get("aggregations") or {}).get("newest", {}).get("value")
+    return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
 SPARK = "▁▂▃▄▅▆▇█"

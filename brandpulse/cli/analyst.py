@@ -87,7 +87,11 @@ def _brand_title(brand: str) -> str:
 @app.command("search")
 def search(
     query: Annotated[
-        str, typer.Argument(help="words, \"phrases\", AND/OR/NOT (+ | -), prefix*; '' = all")
+        str,
+        typer.Argument(
+            help='the brand query language: words, "phrases", AND/OR/NOT (upper case; also + | -), '
+            "(groups), -exclusion, prefix*, lang:xx; '' = all"
+        ),
     ] = "",
     brand: Brand = None,
     sentiment: Annotated[str | None, typer.Option(help="negative, neutral or positive")] = None,
@@ -195,12 +199,40 @@ def _print_table(docs: list[dict], total: int) -> None:
 # --- stats ------------------------------------------------------------------------------------
 
 
-def _closed_window(command: str, since, start, end, at) -> tuple[datetime, datetime]:
-    """A window with both ends (default: the last 7 days), or a usage error."""
-    window_start, window_end = _window(since, start, end, at, "7d")
+DEFAULT_SINCE = "7d"
+
+
+def _closed_window(command: str, since, start, end, at) -> tuple[datetime, datetime, str | None]:
+    """A window with both ends (default: the last 7 days), or a usage error; and,
+    when the default was used, a note saying what it covers."""
+    window_start, window_end = _window(since, start, end, at, DEFAULT_SINCE)
     if window_start is None or window_end is None:
         raise _fail(f"{command} needs a closed window: --since, or --from with --to", 2)
-    return window_start, window_end
+    note = None
+    if not (since or start or end):
+        note = f"the {DEFAULT_SINCE} before " + ("--at" if at else "now") + ", the default"
+    return window_start, window_end, note
+
+
+def _where_the_data_is(client, settings, brand: str, window_end: datetime) -> str:
+    """For an empty window: where this brand's mentions are, and how to get there."""
+    import math
+    from datetime import timedelta
+
+    from brandpulse.analyst.search import newest_mention
+
+    newest = newest_mention(client, settings.indices, brand)
+    if newest is None:
+        return (
+            f"no mentions of {brand!r} are indexed at all: run `brandpulse ingest` "
+            "(or `brandpulse demo`), and check the brand name (`brandpulse check-config`)"
+        )
+    days = max(1, math.ceil((window_end - newest).total_seconds() / 86400)) + 7
+    return (
+        f"no mentions in this window; newest mention of {brand!r}: {newest:%Y-%m-%d %H:%M} UTC: "
+        f"try --since {days}d, or --at {newest + timedelta(days=1):%Y-%m-%d} for the week up to it, "
+        f"or --from/--to"
+    )
 
 
 @app.command("stats")
@@ -216,12 +248,21 @@ def stats(
 
     from brandpulse.analyst.search import mention_stats, sparkline, terminal_text
 
-    window_start, window_end = _closed_window("stats", since, start, end, at)
+    window_start, window_end, note = _closed_window("stats", since, start, end, at)
     client, settings = _client()
     s = mention_stats(client, settings.indices, brand, window_start, window_end)
     title = Text(terminal_text(brand), style="bold")
-    out.print(title, f" {window_start:%Y-%m-%d %H:%M} → {window_end:%Y-%m-%d %H:%M} UTC")
+    covers = f" ({note})" if note else ""
+    out.print(title, f" {window_start:%Y-%m-%d %H:%M} → {window_end:%Y-%m-%d %H:%M} UTC{covers}")
     out.print(f"mentions  {s.total:,}")
+    if not s.total:
+        out.print(
+            _where_the_data_is(client, settings, brand, window_end),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
     split = "  ".join(f"{k} {v:,}" for k, v in s.sentiment.items())
     out.print(f"sentiment {split}  (negative share {s.share('negative') * 100:.1f}% of scored)")
     out.print(
@@ -258,7 +299,7 @@ def report(
     """Write a self-contained HTML report (charts inlined) for people without Kibana."""
     from brandpulse.analyst.report import write_report
 
-    window_start, window_end = _closed_window("report", since, start, end, at)
+    window_start, window_end, note = _closed_window("report", since, start, end, at)
     client, settings = _client()
     data = write_report(
         client,
@@ -269,12 +310,19 @@ def report(
         output,
         generated_at=_now(at),
         title=_brand_title(brand),
+        window_note=note,
+    )
+    covers = f"{window_start:%Y-%m-%d %H:%M} → {window_end:%Y-%m-%d %H:%M} UTC" + (
+        f", {note}" if note else ""
     )
     out.print(
-        f"wrote {output} ({data.stats.total:,} mentions, {len(data.posts)} top negative posts)",
+        f"wrote {output} ({data.stats.total:,} mentions in {covers}, {len(data.posts)} top negative posts)",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
+    if not data.stats.total:
+        console.print(_where_the_data_is(client, settings, brand, window_end), markup=False, highlight=False)
 
 
 # --- lifecycle --------------------------------------------------------------------------------
@@ -370,14 +418,24 @@ def retention_cmd(
 
 @kibana_app.command("import")
 def kibana_import(
-    url: Annotated[str, typer.Option(help="Kibana base URL, e.g. http://localhost:5601")],
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Kibana base URL, e.g. http://localhost:5601 (default: kibana_url of the brands config)"
+        ),
+    ] = None,
     space: Annotated[str | None, typer.Option(help="Kibana space id (default space if unset)")] = None,
     dry_run: Annotated[bool, typer.Option(help="print what would be sent; no network call")] = False,
     insecure: Annotated[bool, typer.Option(help="do not verify Kibana's TLS certificate")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="brands YAML (default: $BRANDPULSE_CONFIG or ./brands.yaml)"),
+    ] = None,
 ) -> None:
     """Import the dashboards, Lens panels, data views and saved search (overwriting).
 
     Credentials: KIBANA_API_KEY, or KIBANA_USERNAME + KIBANA_PASSWORD (never printed)."""
+    from brandpulse.core.config import ConfigError, load_config
     from brandpulse.core.settings import get_settings
     from brandpulse.kibana.importer import (
         ImportPlan,
@@ -388,6 +446,13 @@ def kibana_import(
     )
     from brandpulse.kibana.objects import build_objects
 
+    if url is None:
+        try:
+            url = load_config(config).kibana_url
+        except ConfigError as exc:
+            raise _fail(f"{exc}\n(or pass --url)", 2) from None
+        if not url:
+            raise _fail("no Kibana URL: pass --url, or set kibana_url in the brands config", 2)
     try:
         plan = ImportPlan(
             import_url(url, space), build_objects(get_settings().index_prefix), KibanaAuth.from_env()
@@ -418,4 +483,4 @@ def kibana_build(
     """Regenerate the saved-objects ndjson (stable ids). `kibana import` builds them itself."""
     from brandpulse.kibana.objects import NDJSON_PATH, write_ndjson
 
-    out.print(f"wrote {write_ndjson(output or NDJSON_PATH, prefix=prefix)}")
+    out.print(f"wrote {write_ndjson(output or NDJSON_PATH, prefix=prefix)}", markup=False, highlight=False)

@@ -6,20 +6,26 @@ quarantined; the rest was indexed).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import ProgressColumn, Task
 from rich.table import Table
+from rich.text import Text
 
 from brandpulse.cli import alerts as alerts_cli
 from brandpulse.cli import analyst as indexing_cli
 from brandpulse.cli import nlp as nlp_cli
+from brandpulse.cli import quarantine as quarantine_cli
 from brandpulse.core.config import BrandsConfig, ConfigError
 from brandpulse.core.settings import REPO_ROOT, get_settings
 from brandpulse.pipeline.config import load_checked_config
@@ -36,6 +42,7 @@ app.add_typer(indexing_cli.app)  # search, stats, report, erase, rollover, reten
 app.add_typer(nlp_cli.app)  # train-sentiment, eval-sentiment, detect-language
 alerts_app = typer.Typer(help="Negative-spike alerts.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(quarantine_cli.app, name="quarantine")
 console = Console(stderr=True)
 out = Console()
 
@@ -108,19 +115,33 @@ def setup_indices() -> None:
     """Install index templates and aliases (idempotent; a version bump rolls over)."""
     from brandpulse.pipeline.maintenance import prepare_indices
 
-    out.print(prepare_indices())
+    out.print(prepare_indices(), markup=False, highlight=False)
 
 
 @app.command("sources")
 def sources() -> None:
-    """List the registered connectors."""
+    """List the registered connectors and their credentials (required and optional)."""
     from listeners.registry import registry
 
     for name in registry.names():
         cls = registry.get(name)
         doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()[0]
-        needs = ", ".join(cls.credentials) or "no credentials"
-        out.print(f"{name:<12} {doc}  [{needs}]")
+        out.print(
+            f"{name:<12} {doc}  [{credentials_text(cls)}]", markup=False, highlight=False, soft_wrap=True
+        )
+
+
+def credentials_text(cls: type) -> str:
+    """`needs A, B; optional C` / `no credentials` for one connector class."""
+    secrets = getattr(cls, "secrets", None) or ()
+    required = [s.env for s in secrets if s.required] or list(getattr(cls, "credentials", ()))
+    optional = [s.env for s in secrets if not s.required]
+    parts = []
+    if required:
+        parts.append("needs " + ", ".join(required))
+    if optional:
+        parts.append("optional " + ", ".join(optional))
+    return "; ".join(parts) or "no credentials"
 
 
 @app.command("check-config")
@@ -145,10 +166,26 @@ def sample(
     from brandpulse.dev.sample_data import write_sample
 
     path, incident = write_sample(out_dir or get_settings().state_dir / "sample", seed, scale)
-    out.print(f"wrote {path} ({incident['mentions']} incident mentions, onset {incident['onset']})")
+    out.print(
+        f"wrote {path} ({incident['mentions']} incident mentions, onset {incident['onset']})",
+        markup=False,
+        highlight=False,
+    )
 
 
 # --- ingest -------------------------------------------------------------------------------
+
+
+class RateColumn(ProgressColumn):
+    """Items per second (the task's smoothed speed), e.g. `412/s`."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("–/s" if speed is None else f"{_rate(speed)}/s", style="progress.data.speed")
+
+
+def _rate(per_second: float) -> str:
+    return f"{per_second:,.1f}" if per_second < 10 else f"{per_second:,.0f}"
 
 
 def _run_with_progress(config: BrandsConfig, brand: str, source: str, **kwargs):
@@ -191,7 +228,7 @@ def _report(summaries) -> None:
             out.print(f"  quarantined {n:>6}  {terminal_text(reason)}", markup=False, highlight=False)
         partial |= s.status == "partial"
     if partial:
-        out.print("status: partial (see the quarantine index for the rejected input)")
+        out.print("status: partial (see `brandpulse quarantine list` for the rejected input)")
         raise typer.Exit(EXIT_PARTIAL)
 
 
@@ -243,7 +280,9 @@ def import_file(
     source_key = "file"
     adhoc = BrandsConfig(brands=[base.model_copy(update={"sources": {source_key: options}})])
     prepare_indices()
-    _report([_run_with_progress(adhoc, brand, source_key, reset_cursor=True)])
+    # the cursor is keyed by the file: the configured file source's cursor is left alone
+    cursor_key = "file:" + hashlib.sha256(options["path"].encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    _report([_run_with_progress(adhoc, brand, source_key, reset_cursor=True, cursor_key=cursor_key)])
 
 
 @app.command("enrich")
@@ -260,16 +299,34 @@ def enrich(
     from nlp.sentiment import get_model
 
     settings = get_settings()
+    make_client(settings).info()  # an unreachable cluster fails now, not after loading the model
     version = enrichment_version(get_model())
     total = count_pending(make_client(settings), settings.indices, pending_query(version, brand, reprocess))
     with Progress(
-        *Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn(), console=console
+        *Progress.get_default_columns()[:-1],
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeRemainingColumn(),
+        console=console,
     ) as progress:
         task = progress.add_task(f"enriching ({version})", total=total)
-        summary = enrich_brand(brand, reprocess, on_batch=lambda n, failed: progress.advance(task, n))
+        failures = {"n": 0}
+
+        def on_batch(n: int, failed: int) -> None:
+            failures["n"] += failed
+            if failed:
+                progress.update(task, description=f"enriching ({version}), {failures['n']:,} failed")
+            progress.advance(task, n)
+
+        started = time.monotonic()
+        summary = enrich_brand(brand, reprocess, on_batch=on_batch)
+    elapsed = max(time.monotonic() - started, 1e-9)
     out.print(
-        f"enriched {summary['enriched']:,} mentions, {summary['failed']:,} failed "
-        f"(kept; retried next run) with {version}"
+        f"enriched {summary['enriched']:,} mentions in {elapsed:,.1f} s "
+        f"({_rate(summary['enriched'] / elapsed)}/s), {summary['failed']:,} failed "
+        f"(kept; retried next run) with {version}",
+        markup=False,
+        highlight=False,
     )
 
 
@@ -351,7 +408,7 @@ def airflow_env_cmd() -> None:
     from brandpulse.airflow_env import airflow_env
 
     for key, value in airflow_env().items():
-        out.print(f"export {key}={shlex.quote(value)}", highlight=False, soft_wrap=True)
+        out.print(f"export {key}={shlex.quote(value)}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("demo")
@@ -362,16 +419,40 @@ def demo(
 ) -> None:
     """Start ES, install templates, replay the sample dataset through the ingest DAG,
     and print what was indexed."""
+    from rich.text import Text
+
     from brandpulse.dev.demo import run_demo
 
-    run_demo(port=port, config_path=config, say=lambda msg: console.print(f"[bold cyan]▶[/] {msg}"))
+    run_demo(
+        port=port,
+        config_path=config,
+        say=lambda msg: console.print(Text("▶ ", style="bold cyan") + Text(str(msg))),
+    )
     print_counts()
 
 
+def _es_where() -> tuple[str, bool]:
+    """(the cluster's URL for messages, whether it is the embedded node)."""
+    from pydantic import ValidationError
+
+    try:
+        settings = get_settings()
+        return settings.es_url_display, settings.embedded
+    except ValidationError:
+        return "ES_URL", False
+
+
+def _fail_line(message: str, code: int) -> None:
+    console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
-    """Console-script entry: `app`, with an unreachable cluster and invalid settings
-    turned into one clear line each (credentials never printed)."""
+    """Console-script entry: `app`, with every expected failure (cluster unreachable
+    or refusing the credentials, invalid settings, a source that cannot work) turned
+    into one clear line (credentials never printed)."""
     from elastic_transport import TransportError
+    from elasticsearch import ApiError
     from pydantic import ValidationError
 
     from brandpulse.core.errors import NothingToRead, SourceError
@@ -379,28 +460,51 @@ def main() -> None:
     try:
         app()
     except TransportError as exc:
-        try:
-            url = get_settings().es_url_display
-        except ValidationError:
-            url = "ES_URL"
-        console.print(
-            f"cannot reach Elasticsearch at {url} ({type(exc).__name__}): start the local node with "
-            "`brandpulse es start`, or set ES_URL (and ES_API_KEY) for a real cluster",
-            style="red",
-            markup=False,
-            highlight=False,
+        url, embedded = _es_where()
+        hint = (
+            "start the local node with `brandpulse es start`, "
+            "or set ES_URL (and ES_API_KEY) for a real cluster"
+            if embedded
+            else "check ES_URL, that the cluster is up and that this machine can reach it"
         )
-        sys.exit(1)
+        _fail_line(f"cannot reach Elasticsearch at {url} ({type(exc).__name__}): {hint}", 1)
+    except ApiError as exc:
+        url, _ = _es_where()
+        status = getattr(exc, "status_code", None) or getattr(getattr(exc, "meta", None), "status", None)
+        if status == 401:
+            _fail_line(
+                f"Elasticsearch at {url} refused the credentials (401 Unauthorized): "
+                "set ES_API_KEY, or ES_USERNAME and ES_PASSWORD",
+                1,
+            )
+        if status == 403:
+            _fail_line(
+                f"Elasticsearch at {url} denied access (403 Forbidden): the user or API key lacks "
+                f"privileges on the brandpulse indices ({_short(exc)})",
+                1,
+            )
+        _fail_line(f"Elasticsearch at {url} answered {status}: {_short(exc)}", 1)
     except SourceError as exc:  # a source that cannot work, or has nothing to read yet
-        console.print(f"{type(exc).__name__}: {exc}", style="red", markup=False, highlight=False)
-        sys.exit(0 if isinstance(exc, NothingToRead) else 1)
+        _fail_line(f"{type(exc).__name__}: {exc}", 0 if isinstance(exc, NothingToRead) else 1)
     except ValidationError as exc:  # settings from the environment (inputs are never echoed)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
             for e in exc.errors(include_input=False, include_url=False)
         )
-        console.print(f"invalid settings: {problems}", style="red", markup=False, highlight=False)
-        sys.exit(2)
+        _fail_line(f"invalid settings: {problems}", 2)
+    except ValueError as exc:
+        if "scheme" in str(exc) and os.environ.get("ES_URL"):  # raised by the client for a bare host
+            _fail_line(
+                "invalid settings: ES_URL must start with http:// or https:// "
+                "(e.g. https://es.example.org:9200)",
+                2,
+            )
+        raise
+
+
+def _short(exc: Exception, limit: int = 300) -> str:
+    text = " ".join(str(getattr(exc, "message", None) or exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,14 +18,22 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 Sensitivity = Literal["fewer", "balanced", "more"]
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+#: ISO 639-1 language codes (what `languages:` accepts, optionally with a region: pt-br)
+ISO_639_1 = frozenset(
+    """aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv
+    cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu
+    hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg
+    li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os
+    pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg
+    th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu""".split()
+)
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
@@ -64,7 +72,7 @@ class AlertSettings(_Strict):
     @classmethod
     def _divides_a_day(cls, value: int) -> int:
         if 1440 % value:
-            raise ValueError(f"must divide a day (1440 minutes), e.g. 5, 10, 15, 30 or 60 (got {value})")
+            raise ValueError("must divide a day (1440 minutes), e.g. 5, 10, 15, 30 or 60")
         return value
 
     @field_validator("recipients")
@@ -81,7 +89,7 @@ class AlertSettings(_Strict):
 class Brand(_Strict):
     """One brand: who it is, what to listen for, where, and whom to alert."""
 
-    name: str = Field(pattern=SLUG, description="stable id used in documents and cursors")
+    name: str = Field(description="stable id used in documents and cursors (a slug)")
     display_name: str | None = None
     query: str = Field(min_length=1, description="boolean query: terms, phrases, AND/OR/NOT")
     languages: list[str] | None = Field(default=None, description="ISO 639-1 codes; None = all")
@@ -93,6 +101,37 @@ class Brand(_Strict):
     @property
     def title(self) -> str:
         return self.display_name or self.name
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        import re
+
+        if not re.match(SLUG, value):
+            raise ValueError(
+                "must be a slug: lower-case letters, digits, '-' and '_', starting with a letter "
+                "or digit, at most 63 characters (e.g. 'northwind-coffee'; put the full name in "
+                "display_name)"
+            )
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _iso_codes(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        bad = [
+            code
+            for code in value
+            if code.lower().replace("_", "-").split("-")[0] not in ISO_639_1
+            or len(code.replace("_", "-").split("-")) > 2
+        ]
+        if bad:
+            raise ValueError(
+                f"not an ISO 639-1 language code: {', '.join(repr(b) for b in bad)} "
+                "(use two-letter codes such as en, de, fr, pt-br)"
+            )
+        return value
 
     @field_validator("query")
     @classmethod
@@ -109,30 +148,6 @@ class Brand(_Strict):
             return {k: ({} if v is None else v) for k, v in value.items()}
         return value
 
-    @model_validator(mode="after")
-    def _known_sources(self, info: ValidationInfo) -> Brand:
-        """Source options are checked against the connectors' own models when the
-        caller passes a catalogue (`context={"sources": ...}`, see `load_config`):
-        the foundation knows no connector."""
-        catalogue: SourceCatalogue | None = (info.context or {}).get("sources")
-        if catalogue is None:
-            return self
-        for source, options in self.sources.items():
-            if source not in catalogue:
-                known = ", ".join(catalogue.names())
-                raise ValueError(f"sources.{source}: unknown source (known: {known})")
-            try:
-                catalogue.options_model(source).model_validate(options)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise ValueError(
-                    f"sources.{source}.{where}: {first['msg']}"
-                    if where
-                    else f"sources.{source}: {first['msg']}"
-                ) from None
-        return self
-
 
 class BrandsConfig(_Strict):
     """The whole YAML file."""
@@ -147,7 +162,9 @@ class BrandsConfig(_Strict):
         seen: set[str] = set()
         for brand in self.brands:
             if brand.name in seen:
-                raise ValueError(f"brand name {brand.name!r} is used twice")
+                raise PydanticCustomError(
+                    "duplicate_brand", "brand name '{name}' is used twice", {"name": brand.name}
+                )
             seen.add(brand.name)
         return self
 
@@ -204,14 +221,67 @@ def _describe(err: ErrorDetails, data: Any, lines: dict[tuple, int], source: str
         err["type"] not in ("missing", "extra_forbidden")
         and "input" in err
         and not isinstance(err["input"], (dict, list))
+        and str(err["input"]) not in msg
     ):
         got = f" (got {err['input']!r})"
     where = ".".join(str(p) for p in field)
     return f"{prefix}{where + ': ' if where else ''}{msg}{got}"
 
 
+def _source_errors(data: dict, catalogue: SourceCatalogue) -> list[dict]:
+    """Every problem of every brand's source options, as pydantic-style errors
+    located at the option itself (`brands.N.sources.SOURCE.FIELD`), so that they are
+    reported with the others, in the same words and at the field's own line."""
+    errors: list[dict] = []
+    brands = data.get("brands")
+    if not isinstance(brands, list):
+        return errors
+    for i, brand in enumerate(brands):
+        sources = brand.get("sources") if isinstance(brand, dict) else None
+        if not isinstance(sources, dict):
+            continue
+        for name, options in sources.items():
+            loc: tuple = ("brands", i, "sources", name)
+            if name not in catalogue:
+                known = ", ".join(catalogue.names())
+                errors.append(
+                    {"loc": loc, "msg": f"unknown source (known: {known})", "type": "unknown_source"}
+                )
+                continue
+            try:
+                catalogue.options_model(name).model_validate({} if options is None else options)
+            except ValidationError as exc:
+                errors.extend({**err, "loc": (*loc, *err["loc"])} for err in exc.errors(include_url=False))
+    return errors
+
+
+def _duplicate_names(data: dict, lines: dict[tuple, int]) -> list[dict]:
+    errors: list[dict] = []
+    first: dict[str, int] = {}
+    brands = data.get("brands")
+    for i, brand in enumerate(brands if isinstance(brands, list) else []):
+        name = brand.get("name") if isinstance(brand, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            at = lines.get(("brands", first[name], "name"))
+            msg = f"brand name {name!r} is used twice" + (f" (first at line {at})" if at else "")
+            errors.append({"loc": ("brands", i, "name"), "msg": msg, "type": "duplicate"})
+        else:
+            first[name] = i
+    return errors
+
+
+def _line_of(err: dict, lines: dict[tuple, int]) -> int:
+    loc = tuple(err["loc"])
+    return next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 0)
+
+
 def parse_config(text: str, source: str = "<config>", sources: SourceCatalogue | None = None) -> BrandsConfig:
-    """Parse and validate YAML text; raise ConfigError naming line, brand and field."""
+    """Parse and validate YAML text; raise ConfigError naming line, brand and field.
+
+    Every problem is reported in one pass (structure, values, source options,
+    duplicate names), in file order, each with its own line and dotted field."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -219,11 +289,28 @@ def parse_config(text: str, source: str = "<config>", sources: SourceCatalogue |
         raise ConfigError([f"{source}: not valid YAML: {exc}"]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: expected a mapping with a 'brands' list at the top"])
+    lines = _line_index(node) if node is not None else {}
+    errors: list[dict] = []
+    config: BrandsConfig | None = None
     try:
-        return BrandsConfig.model_validate(data, context={"sources": sources})
+        config = BrandsConfig.model_validate(data)
     except ValidationError as exc:
-        lines = _line_index(node) if node is not None else {}
-        raise ConfigError([_describe(e, data, lines, source) for e in exc.errors()]) from None
+        errors.extend(dict(e) for e in exc.errors() if e["type"] != "duplicate_brand")
+    except RecursionError:  # a structure nested beyond what the validators can walk
+        raise ConfigError([f"{source}: nested too deeply"]) from None
+    if sources is not None:
+        errors.extend(_source_errors(data, sources))
+    errors.extend(_duplicate_names(data, lines))
+    if errors:
+        ordered = sorted(enumerate(errors), key=lambda ie: (_line_of(ie[1], lines), ie[0]))
+        problems: list[str] = []
+        for _, err in ordered:
+            text_ = _describe(err, data, lines, source)
+            if text_ not in problems:
+                problems.append(text_)
+        raise ConfigError(problems)
+    assert config is not None
+    return config
 
 
 def load_config(

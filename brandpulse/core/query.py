@@ -45,6 +45,8 @@ X_MAX_QUERY = 512
 REDDIT_MAX_QUERY = 512
 #: Most platform searches a DNF expansion may produce before we refuse.
 MAX_SEARCHES = 32
+#: Deepest nesting of NOT / groups a query may have (deeper ones are refused).
+MAX_DEPTH = 64
 
 _W = r"[\p{L}\p{M}\p{N}_]"
 
@@ -375,8 +377,11 @@ class Query:
         return _positive_atoms(self.root)
 
 
-def parse_query(text: str) -> Query:
-    """Parse a brand query; raise QuerySyntaxError (a ValueError) with line/column."""
+def parse_query(text: str, require_positive: bool = True) -> Query:
+    """Parse a brand query; raise QuerySyntaxError (a ValueError) with line/column.
+
+    `require_positive=False` accepts alternatives of only exclusions (`-refund`):
+    right for searching indexed mentions, never for a brand query."""
     if not text or not text.strip():
         raise QuerySyntaxError("empty query", text or "", 1, 1)
     try:
@@ -391,8 +396,14 @@ def parse_query(text: str) -> Query:
     except VisitError as exc:  # lark wraps errors raised in the transformer
         if isinstance(exc.orig_exc, QuerySyntaxError):
             raise exc.orig_exc from None
+        if isinstance(exc.orig_exc, RecursionError):
+            raise QuerySyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)", text) from None
         raise
-    bad = _unanchored_branch(root)
+    except RecursionError:
+        raise QuerySyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)", text) from None
+    if _depth(root) > MAX_DEPTH:
+        raise QuerySyntaxError(f"nested too deeply (at most {MAX_DEPTH} levels)", text)
+    bad = _unanchored_branch(root) if require_positive else None
     if bad is not None:
         line, column = _first_pos(bad)
         raise QuerySyntaxError(
@@ -402,6 +413,19 @@ def parse_query(text: str) -> Query:
             column,
         )
     return Query(text, root)
+
+
+def _depth(root: Node) -> int:
+    """Nesting depth of the AST, walked without recursion."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, Not):
+            stack.append((node.child, depth + 1))
+        elif isinstance(node, (And, Or)):
+            stack.extend((c, depth + 1) for c in node.children)
+    return deepest
 
 
 def _unanchored_branch(node: Node) -> Node | None:

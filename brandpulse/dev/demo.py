@@ -119,19 +119,29 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
         )
     store = AlertStore(client, settings.indices)
     onset = datetime.fromisoformat(incident["onset"])
-    episodes = [e for e in store.episodes(incident["brand"]) if e.opened_at + timedelta(hours=6) >= onset]
-    during = [e for e in episodes if e.opened_at <= onset + timedelta(hours=16)]
-    hit = next((e for e in during if e.opened_at >= onset - timedelta(minutes=15)), None)
+    window = (onset - timedelta(minutes=15), onset + timedelta(hours=16))  # the incident's span
+    during = [
+        e
+        for e in store.episodes(incident["brand"])
+        if any(window[0] <= ev.bucket_start <= window[1] for ev in e.events)
+    ]
+    alerts = sorted(
+        (ev.bucket_start, e)
+        for e in during
+        for ev in e.events
+        if ev.kind in ("open", "reopen") and window[0] <= ev.bucket_start <= window[1]
+    )
+    hit = alerts[0][1] if alerts else None
     if hit is None:
         say(f"[red]the incident ({incident['kind']}, onset {onset:%Y-%m-%d %H:%M}) was NOT detected[/]")
     else:
-        alerted = hit.opened_at + timedelta(minutes=hit.bucket_minutes)  # the bucket closes, the check runs
+        alerted = alerts[0][0] + timedelta(minutes=hit.bucket_minutes)  # the bucket closes, the check runs
         delay = (alerted - onset).total_seconds() / 60
         say(
             f"incident '{incident['kind']}' for {incident['brand']}: onset {onset:%Y-%m-%d %H:%M} UTC, "
             f"alert {alerted:%H:%M} UTC → detected after {delay:.0f} minutes (episode {hit.id})"
         )
-        mails = [key for e in during for key in e.notified]
+        mails = [f"{e.id.split(':')[-1]}/{key}" for e in during for key in e.notified]
         ended = f"resolved {hit.resolved_at:%Y-%m-%d %H:%M} UTC" if hit.resolved_at else "still open"
         say(f"the incident: {len(during)} episode(s), {len(mails)} e-mail(s) ({', '.join(mails)}); {ended}")
     saved = sorted(mail_dir.glob("*.html"))

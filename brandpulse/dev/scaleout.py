@@ -927,7 +927,7 @@ class Check:
     def first_alerting_bucket_end(self, incident: dict) -> datetime:
         """The end of the first bucket after the incident's onset that the alerts check
         itself would judge anomalous (same history, same detector)."""
-        from alerts.check import HISTORY
+        from alerts.check import history_from
         from alerts.detector import DetectorParams, detect
         from alerts.series import fetch_series
         from brandpulse.core.config import load_config
@@ -941,7 +941,7 @@ class Check:
         client = self.es_client()
         client.indices.refresh(index=f"{INDEX_PREFIX}-mentions")
         for _ in range(24):
-            start = bucket - HISTORY
+            start = history_from(client, IndexNames(INDEX_PREFIX), brand.name, bucket, params.bucket_minutes)
             negatives, totals = fetch_series(
                 client, IndexNames(INDEX_PREFIX), brand.name, start, bucket + step, params.bucket_minutes
             )

@@ -16,6 +16,7 @@ before its cursor moves.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -65,8 +66,19 @@ def _in_languages(hint: str | None, languages: list[str] | None) -> bool:
     return hint.split("-")[0].lower() in {lang.lower() for lang in languages}
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_POSITION = re.compile(r"\b(line|column|col|byte|char|position|offset) \d+")
+REASON_KEY_CHARS = 100
+
+
 def _reason_key(reason: str) -> str:
-    return reason.split(":")[0][:60]
+    """The reason as the summary groups it: the whole first line (never cut at its
+    first colon), with quoted values and positions generalised so that one kind
+    of problem is one group: `malformed JSON: Expecting value at column N`."""
+    lines = str(reason).strip().splitlines()
+    key = _QUOTED.sub("'…'", lines[0] if lines else "unknown")
+    key = _POSITION.sub(lambda m: f"{m.group(1)} N", key)
+    return key if len(key) <= REASON_KEY_CHARS else key[: REASON_KEY_CHARS - 1] + "…"
 
 
 def _mention_raw(mention: Mention) -> str:
@@ -103,8 +115,12 @@ def run_ingest(
     reset_cursor: bool = False,
     run_id: str | None = None,
     on_batch: Callable[[Batch, WriteResult], None] | None = None,
+    cursor_key: str | None = None,
 ) -> IngestSummary:
-    """Fetch everything new for one brand from one source and index it."""
+    """Fetch everything new for one brand from one source and index it.
+
+    `cursor_key` stores the cursor under another name than the source's (an ad-hoc
+    `brandpulse import` keys it by file, leaving the configured source's alone)."""
     settings = settings or get_settings()
     names = settings.indices
     brand = config.brand(brand_name)
@@ -124,9 +140,10 @@ def run_ingest(
 
         client = make_client(settings)
     cursors = CursorStore(client, names)
+    key = cursor_key or source
     if reset_cursor:
-        cursors.reset(brand_name, source)
-    cursor = cursors.get(brand_name, source)
+        cursors.reset(brand_name, key)
+    cursor = cursors.get(brand_name, key)
     log.info("ingest %s/%s from cursor %s", brand_name, source, cursor)
 
     for batch in connector.fetch(cursor, since=since):
@@ -146,7 +163,7 @@ def run_ingest(
             for f in result.failed
         ]
         quarantine(client, names, records, fallback_dir=settings.state_dir / "quarantine")
-        cursors.set(brand_name, source, batch.cursor, run_id=run_id)  # only after the acks above
+        cursors.set(brand_name, key, batch.cursor, run_id=run_id)  # only after the acks above
 
         summary.batches += 1
         summary.fetched += len(wanted)

@@ -147,7 +147,7 @@ def prefix(world: World) -> str:
 def first_alerting_bucket_end(world: World) -> datetime:
     """The end of the first bucket after the sample incident's onset that the
     alerts check itself would judge anomalous (same history, same detector)."""
-    from alerts.check import HISTORY
+    from alerts.check import history_from
     from alerts.detector import DetectorParams, detect
     from alerts.series import fetch_series
     from brandpulse.core.config import load_config
@@ -159,7 +159,9 @@ def first_alerting_bucket_end(world: World) -> datetime:
     onset = datetime.fromisoformat(world.incident["onset"])
     bucket = onset - (onset - onset.replace(minute=0)) % step
     for _ in range(24):
-        start = bucket - HISTORY
+        start = history_from(
+            es_client(world), IndexNames(prefix(world)), brand.name, bucket, params.bucket_minutes
+        )
         negatives, totals = fetch_series(
             es_client(world),
             IndexNames(prefix(world)),

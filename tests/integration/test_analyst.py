@@ -115,9 +115,20 @@ def test_durations_and_windows() -> None:
 
 def test_query_is_limited_to_text_fields_and_term_filters() -> None:
     query = build_query("refund OR delay", MentionFilter(brand="acme", sentiment="negative"))
-    sqs = query["bool"]["must"][0]["simple_query_string"]
-    assert sqs["fields"] == ["text", "author.handle", "author.display_name", "matched_terms"]
-    assert "FUZZY" not in sqs["flags"] and "index" not in json.dumps(query)
+    either = query["bool"]["must"][0]["bool"]["should"]  # OR as a word: the brand query grammar
+    assert [m["multi_match"]["query"] for m in either] == ["refund", "delay"]
+    for match in either:
+        assert match["multi_match"]["fields"] == [
+            "text",
+            "author.handle",
+            "author.display_name",
+            "matched_terms",
+        ]
+    text = json.dumps(query)
+    assert "query_string" not in text and "index" not in text and "fuzz" not in text
+    assert build_query("refund | delay", MentionFilter()) == build_query("refund OR delay", MentionFilter())
+    with pytest.raises(AnalystError, match="closing parenthesis"):
+        build_query("refund OR (delay", MentionFilter())
     assert {"term": {"brands": "acme"}} in query["bool"]["filter"]
     with pytest.raises(AnalystError):
         MentionFilter(sentiment="angry")
@@ -159,6 +170,22 @@ def test_search_combines_free_text_and_filters(ready, settings, indexed) -> None
         ("", MentionFilter(topic="t-taste"), lambda m: m.topics[0].id == "t-taste"),
         ("login -crash", MentionFilter(), lambda m: False),
         ("post1*", MentionFilter(), lambda m: m.text.split()[-1].startswith("post1")),
+        # issue 12: AND / OR / NOT as words, the brand query grammar (and | + - still work)
+        ("parcel OR crash", MentionFilter(), lambda m: "parcel" in m.text or "crash" in m.text),
+        ("parcel | crash", MentionFilter(), lambda m: "parcel" in m.text or "crash" in m.text),
+        (
+            "acme AND (parcel OR price)",
+            MentionFilter(),
+            lambda m: m.text.startswith("acme") and ("parcel" in m.text or "price" in m.text),
+        ),
+        ("acme NOT parcel", MentionFilter(), lambda m: m.text.startswith("acme") and "parcel" not in m.text),
+        ("+acme -parcel", MentionFilter(), lambda m: m.text.startswith("acme") and "parcel" not in m.text),
+        ("-parcel", MentionFilter(brand="acme"), lambda m: m.brands == ["acme"] and "parcel" not in m.text),
+        (
+            '"login crash" OR "bitter roast"',
+            MentionFilter(),
+            lambda m: "login" in m.text or "bitter" in m.text,
+        ),
     ]
     for text, filters, pred in cases:
         got = _ids(export_mentions(ready, names, build_query(text, filters)))

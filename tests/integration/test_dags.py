@@ -24,11 +24,9 @@ HEAVY = {
 
 
 @pytest.fixture
-def airflow_env(env):
-    from brandpulse.airflow_env import apply_airflow_env, migrate_db
-
-    apply_airflow_env()
-    migrate_db()
+def airflow_env(env, airflow_home):
+    for key, value in airflow_home.items():  # the session's Airflow home (conftest)
+        env.setenv(key, value)
 
 
 @pytest.fixture

@@ -192,13 +192,10 @@ def test_cli_erase_and_retention(ready, settings) -> None:
 
 @pytest.mark.airflow
 @pytest.mark.integration
-def test_maintenance_dag_wiring_and_run(es, settings, env, tmp_path) -> None:
-    from brandpulse.airflow_env import apply_airflow_env, migrate_db
-    from brandpulse.core.settings import REPO_ROOT
-
-    apply_airflow_env()  # before the first `import airflow` of the session
-    migrate_db()
+def test_maintenance_dag_wiring_and_run(es, settings, env, tmp_path, airflow_home) -> None:
     from airflow.dag_processing.dagbag import DagBag
+
+    from brandpulse.core.settings import REPO_ROOT
 
     config = tmp_path / "brands.yaml"
     config.write_text("retention_days: 30\nbrands:\n  - name: acme\n    query: acme\n")
