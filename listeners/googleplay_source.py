@@ -54,7 +54,12 @@ def request_body(app_id: str, count: int, token: str | None) -> dict[str, str]:
         [2, SORT_NEWEST, [count, None, token] if token else [count], None, [None] + [None] * 8],
         [app_id, 7],
     ]
-    return {"f.req": json.dumps([[[RPC, json.dumps(inner), None, "generic"]]], separators=(",", ":"))}
+    compact = (",", ":")
+    return {
+        "f.req": json.dumps(
+            [[[RPC, json.dumps(inner, separators=compact), None, "generic"]]], separators=compact
+        )
+    }
 
 
 def parse_response(text: str) -> tuple[list[list], str | None]:

@@ -31,14 +31,20 @@ from listeners.retry import RateLimited, Transient, Verdict
 class ReviewOptions(ApiOptions):
     """Options of both review sources (`query` is not used: reviews are read per app)."""
 
-    app_ids: list[str] = Field(min_length=1, description="the store's app ids (Apple: numeric; Google: package)")
+    app_ids: list[str] = Field(
+        min_length=1, description="the store's app ids (Apple: numeric; Google: package)"
+    )
     countries: list[str] = Field(
-        default_factory=lambda: ["us"], min_length=1, description="storefront country codes (ISO 3166, 2 letters)"
+        default_factory=lambda: ["us"],
+        min_length=1,
+        description="storefront country codes (ISO 3166, 2 letters)",
     )
     max_pages: int = Field(default=10, ge=1, description="per listing per run")
     min_interval_s: float = Field(default=2.0, ge=0, description="at least this long between two requests")
     timeout_s: float = Field(default=30.0, gt=0)
-    match_query: bool = Field(default=False, description="re-apply the brand query to reviews (default: all kept)")
+    match_query: bool = Field(
+        default=False, description="re-apply the brand query to reviews (default: all kept)"
+    )
     backfill_hours: float = Field(default=24.0 * 30, gt=0, description="first run: look back this far")
 
 
@@ -125,7 +131,9 @@ class ReviewConnector(ApiConnector):
             status = exc.response.status_code
             body = brief_body(exc.response.text)
             if status == 404:
-                return FatalSourceError(f"{self.store} does not know {what} (404): check app_ids and countries")
+                return FatalSourceError(
+                    f"{self.store} does not know {what} (404): check app_ids and countries"
+                )
             return by_status(status, f"{self.store} refused {what} ({status}): {body}")
         if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
             return RetriableSourceError(f"{self.store}: {what} failed: {short(exc)}")

@@ -159,7 +159,9 @@ PLATFORMS: dict[str, Platform] = {
     # the review feeds have no credentials: a 401/403 is an access refusal (fatal all the same)
     "appstore": Platform(
         stub=lambda: AppStoreStub(posts=5),
-        connector=lambda clock: AppStoreConnector(_brand(), {"app_ids": ["1234567890"]}, retry=clock.policy()),
+        connector=lambda clock: AppStoreConnector(
+            _brand(), {"app_ids": ["1234567890"]}, retry=clock.policy()
+        ),
         force={
             "401": lambda s: s.forced.add(403, {"errorMessage": "Forbidden"}),
             "429": lambda s: s.forced.add(429, {}, {"Retry-After": "86400"}),
