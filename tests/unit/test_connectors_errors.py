@@ -21,8 +21,8 @@ import requests
 
 from brandpulse.core.config import Brand
 from listeners import credentials
-from listeners.base import FatalSourceError, RetriableSourceError
 from listeners.appstore_source import AppStoreConnector
+from listeners.base import FatalSourceError, RetriableSourceError
 from listeners.bluesky_source import BlueskyConnector
 from listeners.googleplay_source import GooglePlayConnector
 from listeners.hackernews_source import HackerNewsConnector
