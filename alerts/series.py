@@ -71,3 +71,58 @@ def fetch_series(
             totals[i] = bucket["doc_count"]
             negatives[i] = bucket["negative"]["doc_count"]
     return negatives, totals
+
+
+#: an app-store review with a star rating; 1-2 stars is a "low" review
+RATED_REVIEW = {"exists": {"field": "review.rating"}}
+LOW_STARS = {"range": {"review.rating": {"lte": 2}}}
+
+
+def fetch_rating_series(
+    client: Elasticsearch,
+    names: IndexNames,
+    brand: str,
+    start: datetime,
+    end: datetime,
+    bucket_minutes: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(1-2 star reviews, all rated reviews) per bucket over [start, end): the
+    review counterpart of `fetch_series` (ratings, not sentiment), one request."""
+    n = int((end - start) / timedelta(minutes=bucket_minutes))
+    result = client.search(
+        index=names.mentions,
+        size=0,
+        query={
+            "bool": {
+                "filter": [
+                    {"term": {"brands": brand}},
+                    {"range": {"created_at": {"gte": start.isoformat(), "lt": end.isoformat()}}},
+                    RATED_REVIEW,
+                ]
+            }
+        },
+        aggs={
+            "buckets": {
+                "date_histogram": {
+                    "field": "created_at",
+                    "fixed_interval": f"{bucket_minutes}m",
+                    "min_doc_count": 0,
+                    "extended_bounds": {
+                        "min": start.isoformat(),
+                        "max": (end - timedelta(seconds=1)).isoformat(),
+                    },
+                },
+                "aggs": {"low": {"filter": LOW_STARS}},
+            }
+        },
+        ignore_unavailable=True,
+    )
+    low, totals = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    width_ms = bucket_minutes * 60_000
+    origin_ms = int(start.timestamp() * 1000)
+    for bucket in result.get("aggregations", {}).get("buckets", {}).get("buckets", []):
+        i = (int(bucket["key"]) - origin_ms) // width_ms
+        if 0 <= i < n:
+            totals[i] = bucket["doc_count"]
+            low[i] = bucket["low"]["doc_count"]
+    return low, totals

@@ -358,9 +358,18 @@ REVIEW_TEXTS: dict[str, dict[str, list[tuple[str, str]]]] = {
             ("Login again?", "The {b} app keeps logging me out."),
         ],
         "incident": [
-            ("Order never arrived", "Ordered beans in the {b} app, tracking stuck for days, the package never arrived."),
-            ("Where is my delivery", "{b}: paid for shipping, no delivery, support chat in the app just loops."),
-            ("Refund please", "The {b} app says shipped, the tracking link is dead. One star until I get my package."),
+            (
+                "Order never arrived",
+                "Ordered beans in the {b} app, tracking stuck for days, the package never arrived.",
+            ),
+            (
+                "Where is my delivery",
+                "{b}: paid for shipping, no delivery, support chat in the app just loops.",
+            ),
+            (
+                "Refund please",
+                "The {b} app says shipped, the tracking link is dead. One star until I get my package.",
+            ),
         ],
     },
     "de": {
@@ -415,7 +424,9 @@ def generate_reviews(seed: int = 7, scale: float = 1.0) -> tuple[list[dict], int
     return rows, following
 
 
-def _review_row(rng: random.Random, n: int, brand: SampleBrand, hour_start: datetime, mood: str | None) -> dict:
+def _review_row(
+    rng: random.Random, n: int, brand: SampleBrand, hour_start: datetime, mood: str | None
+) -> dict:
     platform = _pick(rng, REVIEW_PLATFORM_SHARE)
     lang = _pick(rng, REVIEW_LANG_SHARE)
     country = REVIEW_LANG_COUNTRY[lang]
