@@ -149,3 +149,26 @@ def test_social_email_gains_the_reviews_line_once_reviews_follow(ready, settings
     assert summary.opened
     text = sink.messages[0].get_payload()[0].get_payload(decode=True).decode()
     assert "App reviews:       1-2 star reviews: " in text and "in the last 24 h vs" in text
+
+
+def test_the_sample_review_wave_alerts_hours_after_the_incident(ready, settings):
+    from brandpulse.core.mention import Mention
+    from brandpulse.dev.sample_data import INCIDENT_ONSET, REVIEW_LAG, START, generate_reviews
+
+    rows, following = generate_reviews()
+    assert following > 50
+    actions = []
+    for row in rows:
+        doc = Mention.model_validate(row).to_document()
+        actions.append(
+            {"_index": f"{settings.index_prefix}-mentions-write", "_id": doc["id"], "_source": doc}
+        )
+    helpers.bulk(ready, actions, refresh=True)
+    brand = Brand(name="northwind-coffee", query='"northwind coffee"', alerts={"recipients": ["a@b.test"]})
+    first, end = START + timedelta(days=7), START + timedelta(days=14)
+    check_reviews(brand, first, client=ready, settings=settings, notifiers=[])
+    summary = check_reviews(brand, end, client=ready, settings=settings, notifiers=[], catch_up=end - first)
+    assert summary is not None and summary.opened, "the sample's review wave was not detected"
+    opened = [datetime.strptime(i.split(":")[-1], "%Y%m%dT%H%MZ").replace(tzinfo=UTC) for i in summary.opened]
+    assert all(t >= INCIDENT_ONSET for t in opened)  # no false alarm over the quiet week
+    assert INCIDENT_ONSET + REVIEW_LAG <= opened[0] <= INCIDENT_ONSET + REVIEW_LAG + timedelta(hours=3)
