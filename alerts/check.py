@@ -35,7 +35,7 @@ from alerts.episodes import (
     pending,
     thread_keys,
 )
-from alerts.explain import grown_terms, grown_topics, top_negative_posts
+from alerts.explain import grown_terms, grown_topics, reviews_following, top_negative_posts
 from alerts.notifiers import DeliveryError, Notifier
 from alerts.series import fetch_series, floor_bucket
 from alerts.store import AlertStore
@@ -191,8 +191,6 @@ def _content(
     window_start = window_end - timedelta(minutes=params.horizon * params.bucket_minutes)
     chart = _around(client, settings, brand, params, event.bucket_start)
     result = chart[-1] if chart and chart[-1].start == event.bucket_start else None
-    from alerts.reviews import reviews_following  # alerts.reviews builds on this module
-
     following = reviews_following(client, names, brand.name, window_end) if event.kind != "resolve" else None
     return AlertContent(
         brand=brand.name,

@@ -25,10 +25,11 @@ from elasticsearch import Elasticsearch
 
 from alerts.check import CheckSummary, deliver_pending
 from alerts.detector import DetectorParams, detect
-from alerts.email_render import AlertContent, Post, ReviewsFollowing
+from alerts.email_render import AlertContent, Post
 from alerts.episodes import Episode, EpisodeEvent, EpisodeSettings, advance, thread_keys
+from alerts.explain import reviews_following as reviews_following  # the social e-mail's line
 from alerts.notifiers import Notifier
-from alerts.series import LOW_STARS, RATED_REVIEW, fetch_rating_series, floor_bucket
+from alerts.series import LOW_STARS, fetch_rating_series, floor_bucket
 from alerts.store import AlertStore
 from brandpulse.core.config import Brand
 from brandpulse.core.settings import IndexNames, Settings
@@ -42,10 +43,6 @@ HORIZON_MINUTES = 360
 MIN_LOW_STAR = 5
 HISTORY = timedelta(days=35)
 CHART_SPAN = timedelta(hours=48)
-#: the social e-mail's line: the last day against the days before
-FOLLOW_WINDOW = timedelta(hours=24)
-FOLLOW_BASELINE_DAYS = 7
-FOLLOW_RATIO = 2.0
 
 
 def review_key(brand: str) -> str:
@@ -193,39 +190,3 @@ def low_star_reviews(
             )
         )
     return posts
-
-
-def reviews_following(
-    client: Elasticsearch, names: IndexNames, brand: str, at: datetime
-) -> ReviewsFollowing | None:
-    """1-2 star reviews in the 24 h up to `at` against the usual 24 h (the 7 days
-    before), when they are already following: at least `MIN_LOW_STAR` and at
-    least `FOLLOW_RATIO` times the usual number. None otherwise (or no reviews)."""
-    at = as_utc(at)
-    since = at - FOLLOW_WINDOW
-    baseline_start = since - timedelta(days=FOLLOW_BASELINE_DAYS)
-    found = client.search(
-        index=names.mentions,
-        size=0,
-        query={
-            "bool": {
-                "filter": [
-                    {"term": {"brands": brand}},
-                    {"range": {"created_at": {"gte": baseline_start.isoformat(), "lt": at.isoformat()}}},
-                    RATED_REVIEW,
-                    LOW_STARS,
-                ]
-            }
-        },
-        aggs={"recent": {"filter": {"range": {"created_at": {"gte": since.isoformat()}}}}},
-        track_total_hits=True,
-        ignore_unavailable=True,
-    )
-    aggs = found.get("aggregations") or {}
-    recent = int((aggs.get("recent") or {}).get("doc_count") or 0)
-    total = found["hits"]["total"]
-    everything = int(total["value"] if isinstance(total, dict) else total)
-    expected = (everything - recent) / FOLLOW_BASELINE_DAYS
-    if recent < MIN_LOW_STAR or recent < FOLLOW_RATIO * expected:
-        return None
-    return ReviewsFollowing(low=recent, expected=expected, hours=int(FOLLOW_WINDOW.total_seconds() // 3600))
