@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from elasticsearch import Elasticsearch
 
 from alerts.email_render import Growth, Post, ReviewsFollowing
-from alerts.series import LOW_STARS, NEGATIVE, RATED_REVIEW
+from alerts.series import LOW_STARS, NEGATIVE, RATED_REVIEW, SOCIAL
 from brandpulse.core.settings import IndexNames
 from brandpulse.core.stopwords import STOPWORDS
 from brandpulse.core.timeutil import as_utc
@@ -20,11 +20,13 @@ BASELINE = timedelta(days=7)
 
 
 def _window(brand: str, start: datetime, end: datetime, *extra: dict) -> dict:
+    """The brand's social mentions in [start, end) (reviews have their own e-mails)."""
     return {
         "bool": {
             "filter": [
                 {"term": {"brands": brand}},
                 {"range": {"created_at": {"gte": start.isoformat(), "lt": end.isoformat()}}},
+                SOCIAL,
                 *extra,
             ]
         }

@@ -12,6 +12,9 @@ from brandpulse.core.timeutil import as_utc
 
 NEGATIVE = {"term": {"sentiment.label": "negative"}}
 SCORED = {"exists": {"field": "sentiment.label"}}
+#: the social series leave app-store reviews out: they have their own check
+#: (`alerts.reviews`, on ratings), so the two alerts stay independent
+SOCIAL = {"bool": {"must_not": {"term": {"kind": "review"}}}}
 
 
 def floor_bucket(at: datetime, minutes: int) -> datetime:
@@ -32,7 +35,8 @@ def fetch_series(
     """(negatives, totals) per bucket over [start, end): one aggregation request.
 
     Totals count only mentions that have a sentiment, so the negative share is
-    not diluted by posts that are not enriched yet."""
+    not diluted by posts that are not enriched yet; app-store reviews are not
+    counted (`SOCIAL`: the rating-drop check judges them)."""
     n = int((end - start) / timedelta(minutes=bucket_minutes))
     result = client.search(
         index=names.mentions,
@@ -43,6 +47,7 @@ def fetch_series(
                     {"term": {"brands": brand}},
                     {"range": {"created_at": {"gte": start.isoformat(), "lt": end.isoformat()}}},
                     SCORED,
+                    SOCIAL,
                 ]
             }
         },

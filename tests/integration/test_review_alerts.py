@@ -172,3 +172,17 @@ def test_the_sample_review_wave_alerts_hours_after_the_incident(ready, settings)
     opened = [datetime.strptime(i.split(":")[-1], "%Y%m%dT%H%MZ").replace(tzinfo=UTC) for i in summary.opened]
     assert all(t >= INCIDENT_ONSET for t in opened)  # no false alarm over the quiet week
     assert INCIDENT_ONSET + REVIEW_LAG <= opened[0] <= INCIDENT_ONSET + REVIEW_LAG + timedelta(hours=3)
+
+
+def test_reviews_stay_out_of_the_social_series(ready, settings):
+    from alerts.series import fetch_rating_series, fetch_series
+
+    prefix = settings.index_prefix
+    rows = [review(prefix, i, WAVE + timedelta(minutes=i), 1) for i in range(1, 7)]
+    for row in rows:  # enriched like every mention: a one-star review reads negative
+        row["_source"]["sentiment"] = {"label": "negative", "score": 0.9, "model": "t", "model_version": "1"}
+    helpers.bulk(ready, rows, refresh=True)
+    names, end = settings.indices, WAVE + timedelta(hours=1)
+    negatives, totals = fetch_series(ready, names, "acme", WAVE, end, 60)
+    low, rated = fetch_rating_series(ready, names, "acme", WAVE, end, 60)
+    assert (negatives.sum(), totals.sum()) == (0, 0) and (low.sum(), rated.sum()) == (6, 6)
