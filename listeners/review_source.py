@@ -102,15 +102,17 @@ class ReviewConnector(ApiConnector):
         from pydantic import ValidationError
 
         try:
-            mention = Mention(
-                platform=self.name,
-                native_id=native_id,
-                text=text,
-                created_at=created_at,
-                lang_hint=lang_hint,
-                collected_at=self.now(),
-                brands=[self.brand.name],
-                **fields,
+            mention = Mention.model_validate(
+                {
+                    "platform": self.name,
+                    "native_id": native_id,
+                    "text": text,
+                    "created_at": created_at,  # a datetime or the store's ISO string
+                    "lang_hint": lang_hint,
+                    "collected_at": self.now(),
+                    "brands": [self.brand.name],
+                    **fields,
+                }
             )
         except ValidationError as exc:
             self.stats["rejected"] += 1
