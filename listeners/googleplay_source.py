@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import Field
 
+from brandpulse.core.errors import FatalSourceError
 from brandpulse.core.mention import Author, Engagement, Review
 from listeners.base import Cursor
 from listeners.loop import Limit, Page, Plan, Post, Stream
@@ -120,9 +121,19 @@ class GooglePlayConnector(ReviewConnector):
 
     def _stream(self, session: Any, app_id: str, country: str, lang: str) -> Stream:
         def fetch(sweep: Sweep, token: Any) -> Page:
-            if token is None:
-                token = sweep.extra.get("token")  # a budget-stopped sweep resumes at its next page
-            reviews, nxt = self._get(session, app_id, country, lang, token)
+            if token is None and sweep.extra.get("token"):  # a budget-stopped sweep resumes at its page
+                try:
+                    reviews, nxt = self._get(session, app_id, country, lang, sweep.extra["token"])
+                except FatalSourceError as exc:  # an expired token: start from the newest again
+                    log.warning(
+                        "%s/googleplay: resume token refused (%s); reading from the first page",
+                        self.brand.name,
+                        exc,
+                    )
+                    sweep.extra.pop("token", None)
+                    reviews, nxt = self._get(session, app_id, country, lang, None)
+            else:
+                reviews, nxt = self._get(session, app_id, country, lang, token)
             return Page(reviews, next=nxt if reviews else None, resume={"token": nxt} if nxt else None)
 
         return Stream(

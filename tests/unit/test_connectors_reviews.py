@@ -183,3 +183,21 @@ def test_budget_limited_runs_resume_at_their_page_and_skip_nothing(make_stub, ma
     assert len(runs) >= 3 and _in_progress(runs[0].cursor) and not _in_progress(cursor)
     ids = [m.native_id for r in runs for m in r.mentions]
     assert len(ids) == len(set(ids)) == total
+
+
+def test_googleplay_expired_resume_token_falls_back_to_the_first_page():
+    clock = FakeClock()
+    with GooglePlayStub(posts=30) as stub:
+        first = drain(_google(clock, page_size=10, max_pages=1))
+        assert _in_progress(first.cursor)
+        stub.forced.add(400, {"error": "invalid continuation token"})
+        rest = []
+        cursor = first.cursor
+        for _ in range(5):
+            run = drain(_google(clock, page_size=10, max_pages=1), cursor=cursor)
+            rest += run.mentions
+            cursor = run.cursor
+            if not _in_progress(cursor):
+                break
+    ids = [m.native_id for m in first.mentions + rest]
+    assert len(ids) == len(set(ids)) == 30
