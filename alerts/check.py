@@ -35,7 +35,7 @@ from alerts.episodes import (
     pending,
     thread_keys,
 )
-from alerts.explain import grown_terms, grown_topics, top_negative_posts
+from alerts.explain import grown_terms, grown_topics, reviews_following, top_negative_posts
 from alerts.notifiers import DeliveryError, Notifier
 from alerts.series import fetch_series, first_bucket, floor_bucket
 from alerts.store import AlertStore
@@ -63,6 +63,7 @@ class CheckSummary:
     unsent: list[str] = field(default_factory=list)
     resent: list[str] = field(default_factory=list)  # was `sending` when an earlier run stopped
     skipped_buckets: int = 0
+    reviews: dict | None = None  # the brand's rating-drop check (`alerts.reviews`), when it has reviews
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -127,11 +128,17 @@ def check_brand(
 
 
 def deliver_pending(
-    brand: Brand, store: AlertStore, notifiers: list[Notifier], summary: CheckSummary, content_for
+    brand: Brand,
+    store: AlertStore,
+    notifiers: list[Notifier],
+    summary: CheckSummary,
+    content_for,
+    key: str | None = None,
 ) -> None:
     """Send every pending event of the brand's episodes, oldest first; stop an
-    episode at its first failure (its later events wait for the next run)."""
-    for episode in store.with_pending(brand.name):
+    episode at its first failure (its later events wait for the next run).
+    `key`: the episodes' key when not the brand's name (`<brand>:reviews`)."""
+    for episode in store.with_pending(key or brand.name):
         for event in pending(episode):
             ref = f"{episode.id}/{event.key}"
             if not notifiers:
@@ -194,6 +201,7 @@ def _content(
     window_start = window_end - timedelta(minutes=params.horizon * params.bucket_minutes)
     chart = _around(client, settings, brand, params, event.bucket_start)
     result = chart[-1] if chart and chart[-1].start == event.bucket_start else None
+    following = reviews_following(client, names, brand.name, window_end) if event.kind != "resolve" else None
     return AlertContent(
         brand=brand.name,
         brand_title=brand.title,
@@ -216,6 +224,7 @@ def _content(
         kibana_url=(
             kibana_discover_url(kibana_url, brand.name, window_start, window_end) if kibana_url else None
         ),
+        reviews_following=following,
     )
 
 

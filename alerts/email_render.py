@@ -57,6 +57,22 @@ class Post:
 
 
 EventKind = Literal["open", "escalate", "reopen", "resolve"]
+#: what an alert counts: negative mentions (social) or 1-2 star reviews (rating drop)
+AlertSource = Literal["mentions", "reviews"]
+
+
+@dataclass(frozen=True)
+class ReviewsFollowing:
+    """1-2 star app reviews already following a social spike (a line in its e-mail)."""
+
+    low: int  # 1-2 star reviews in the last `hours`
+    expected: float  # usual number in that many hours
+    hours: int = 24
+
+    @property
+    def line(self) -> str:
+        usual = f"{self.expected:,.0f}" if self.expected >= 0.5 else "fewer than 1"
+        return f"1-2 star reviews: {self.low} in the last {self.hours} h vs {usual} expected"
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,24 @@ class AlertContent:
     posts: Sequence[Post] = ()
     buckets: Sequence[BucketResult] = field(default_factory=tuple)  # for the chart
     kibana_url: str | None = None
+    #: "reviews": a rating-drop alert (`negatives` are 1-2 star reviews, `share` their share)
+    source: AlertSource = "mentions"
+    #: a social alert's line when 1-2 star reviews are already following (None: not shown)
+    reviews_following: ReviewsFollowing | None = None
+
+    @property
+    def count_label(self) -> str:
+        return "1-2 star reviews" if self.source == "reviews" else "Negative mentions"
+
+    @property
+    def share_label(self) -> str:
+        return "1-2 star share" if self.source == "reviews" else "Negative share"
+
+    @property
+    def posts_heading(self) -> str:
+        if self.source == "reviews":
+            return "Most-helpful 1-2 star reviews (answer these first)"
+        return "Most-engaged negative posts (answer these first)"
 
     @property
     def severity(self) -> float:
@@ -116,6 +150,8 @@ class AlertContent:
     def headline(self) -> str:
         """Why this e-mail came, in plain words (the statistics go in `details`)."""
         who, n, window = self.brand_title, self.negatives, self.window_label
+        if self.source == "reviews":
+            return self._reviews_headline()
         share_fired = "share" in self.fired_on and "count" not in self.fired_on
         if self.event == "resolve":
             return (
@@ -137,6 +173,28 @@ class AlertContent:
         }[self.event]
         return (
             f"{lead}: {n} in {window}, about {fmt_ratio(self.severity)} "
+            f"the {self.expected_text} that are normal for this time."
+        )
+
+    def _reviews_headline(self) -> str:
+        who, n, window = self.brand_title, self.negatives, self.window_label
+        if self.event == "resolve":
+            return (
+                f"1-2 star reviews of {who}'s app are back to normal: {n} in {window}, "
+                f"about {self.expected_text} expected."
+            )
+        if "count" not in self.fired_on and self.share is not None and self.expected_share is not None:
+            return (
+                f"{who}'s app rating is dropping: {self.share:.0%} of reviews in {window} have 1-2 stars, "
+                f"where {self.expected_share:.0%} is usual."
+            )
+        lead = {
+            "open": f"{who}'s app rating is dropping",
+            "escalate": f"The rating drop of {who}'s app is growing",
+            "reopen": f"The rating drop of {who}'s app is back",
+        }[self.event]
+        return (
+            f"{lead}: {n} reviews with 1-2 stars in {window}, about {fmt_ratio(self.severity)} "
             f"the {self.expected_text} that are normal for this time."
         )
 
@@ -347,6 +405,18 @@ def _environment() -> Environment:
 
 def subject(c: AlertContent) -> str:
     """One line with the same figures as the headline and the body."""
+    if c.source == "reviews":
+        what = {
+            "open": "rating drop",
+            "escalate": "rating drop growing",
+            "reopen": "rating drop back",
+            "resolve": "resolved",
+        }[c.event]
+        title = re.sub(r"[\x00-\x1f\x7f]+", " ", c.brand_title)
+        return (
+            f"[brandpulse] {title}: {what} – {c.negatives} 1-2 star reviews in {c.window_label} "
+            f"vs {c.expected_text} expected"
+        )
     what = {
         "open": "negative spike",
         "escalate": "negative spike growing",

@@ -10,20 +10,23 @@ from datetime import datetime, timedelta
 
 from elasticsearch import Elasticsearch
 
-from alerts.email_render import Growth, Post
-from alerts.series import NEGATIVE
+from alerts.email_render import Growth, Post, ReviewsFollowing
+from alerts.series import LOW_STARS, NEGATIVE, RATED_REVIEW, SOCIAL
 from brandpulse.core.settings import IndexNames
 from brandpulse.core.stopwords import STOPWORDS
+from brandpulse.core.timeutil import as_utc
 
 BASELINE = timedelta(days=7)
 
 
 def _window(brand: str, start: datetime, end: datetime, *extra: dict) -> dict:
+    """The brand's social mentions in [start, end) (reviews have their own e-mails)."""
     return {
         "bool": {
             "filter": [
                 {"term": {"brands": brand}},
                 {"range": {"created_at": {"gte": start.isoformat(), "lt": end.isoformat()}}},
+                SOCIAL,
                 *extra,
             ]
         }
@@ -157,3 +160,48 @@ def grown_terms(
         for b in found["aggregations"]["terms"]["buckets"]
     ]
     return [g for g in grown if g.current > g.baseline]
+
+
+#: the social e-mail's reviews line (`reviews_following`): the last day against
+#: the usual day of the week before, shown from this many 1-2 star reviews and
+#: this many times the usual number
+FOLLOW_WINDOW = timedelta(hours=24)
+FOLLOW_BASELINE_DAYS = 7
+FOLLOW_MIN = 5
+FOLLOW_RATIO = 2.0
+
+
+def reviews_following(
+    client: Elasticsearch, names: IndexNames, brand: str, at: datetime
+) -> ReviewsFollowing | None:
+    """1-2 star reviews in the 24 h up to `at` against the usual 24 h (the 7 days
+    before), when they are already following: at least `FOLLOW_MIN` and at
+    least `FOLLOW_RATIO` times the usual number. None otherwise (or no reviews)."""
+    at = as_utc(at)
+    since = at - FOLLOW_WINDOW
+    baseline_start = since - timedelta(days=FOLLOW_BASELINE_DAYS)
+    found = client.search(
+        index=names.mentions,
+        size=0,
+        query={
+            "bool": {
+                "filter": [
+                    {"term": {"brands": brand}},
+                    {"range": {"created_at": {"gte": baseline_start.isoformat(), "lt": at.isoformat()}}},
+                    RATED_REVIEW,
+                    LOW_STARS,
+                ]
+            }
+        },
+        aggs={"recent": {"filter": {"range": {"created_at": {"gte": since.isoformat()}}}}},
+        track_total_hits=True,
+        ignore_unavailable=True,
+    )
+    aggs = found.get("aggregations") or {}
+    recent = int((aggs.get("recent") or {}).get("doc_count") or 0)
+    total = found["hits"]["total"]
+    everything = int(total["value"] if isinstance(total, dict) else total)
+    expected = (everything - recent) / FOLLOW_BASELINE_DAYS
+    if recent < FOLLOW_MIN or recent < FOLLOW_RATIO * expected:
+        return None
+    return ReviewsFollowing(low=recent, expected=expected, hours=int(FOLLOW_WINDOW.total_seconds() // 3600))

@@ -12,6 +12,9 @@ from brandpulse.core.timeutil import as_utc
 
 NEGATIVE = {"term": {"sentiment.label": "negative"}}
 SCORED = {"exists": {"field": "sentiment.label"}}
+#: the social series leave app-store reviews out: they have their own check
+#: (`alerts.reviews`, on ratings), so the two alerts stay independent
+SOCIAL = {"bool": {"must_not": {"term": {"kind": "review"}}}}
 
 
 def floor_bucket(at: datetime, minutes: int) -> datetime:
@@ -32,7 +35,8 @@ def fetch_series(
     """(negatives, totals) per bucket over [start, end): one aggregation request.
 
     Totals count only mentions that have a sentiment, so the negative share is
-    not diluted by posts that are not enriched yet."""
+    not diluted by posts that are not enriched yet; app-store reviews are not
+    counted (`SOCIAL`: the rating-drop check judges them)."""
     n = int((end - start) / timedelta(minutes=bucket_minutes))
     result = client.search(
         index=names.mentions,
@@ -43,6 +47,7 @@ def fetch_series(
                     {"term": {"brands": brand}},
                     {"range": {"created_at": {"gte": start.isoformat(), "lt": end.isoformat()}}},
                     SCORED,
+                    SOCIAL,
                 ]
             }
         },
@@ -84,7 +89,7 @@ def first_bucket(
     result = client.search(
         index=names.mentions,
         size=0,
-        query={"term": {"brands": brand}},
+        query={"bool": {"filter": [{"term": {"brands": brand}}, SOCIAL]}},
         aggs={"first": {"min": {"field": "created_at"}}},
         ignore_unavailable=True,
     )
@@ -92,3 +97,58 @@ def first_bucket(
     if value is None:
         return None
     return floor_bucket(datetime.fromtimestamp(value / 1000, tz=UTC), bucket_minutes)
+
+
+#: an app-store review with a star rating; 1-2 stars is a "low" review
+RATED_REVIEW = {"exists": {"field": "review.rating"}}
+LOW_STARS = {"range": {"review.rating": {"lte": 2}}}
+
+
+def fetch_rating_series(
+    client: Elasticsearch,
+    names: IndexNames,
+    brand: str,
+    start: datetime,
+    end: datetime,
+    bucket_minutes: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(1-2 star reviews, all rated reviews) per bucket over [start, end): the
+    review counterpart of `fetch_series` (ratings, not sentiment), one request."""
+    n = int((end - start) / timedelta(minutes=bucket_minutes))
+    result = client.search(
+        index=names.mentions,
+        size=0,
+        query={
+            "bool": {
+                "filter": [
+                    {"term": {"brands": brand}},
+                    {"range": {"created_at": {"gte": start.isoformat(), "lt": end.isoformat()}}},
+                    RATED_REVIEW,
+                ]
+            }
+        },
+        aggs={
+            "buckets": {
+                "date_histogram": {
+                    "field": "created_at",
+                    "fixed_interval": f"{bucket_minutes}m",
+                    "min_doc_count": 0,
+                    "extended_bounds": {
+                        "min": start.isoformat(),
+                        "max": (end - timedelta(seconds=1)).isoformat(),
+                    },
+                },
+                "aggs": {"low": {"filter": LOW_STARS}},
+            }
+        },
+        ignore_unavailable=True,
+    )
+    low, totals = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    width_ms = bucket_minutes * 60_000
+    origin_ms = int(start.timestamp() * 1000)
+    for bucket in result.get("aggregations", {}).get("buckets", {}).get("buckets", []):
+        i = (int(bucket["key"]) - origin_ms) // width_ms
+        if 0 <= i < n:
+            totals[i] = bucket["doc_count"]
+            low[i] = bucket["low"]["doc_count"]
+    return low, totals

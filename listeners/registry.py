@@ -15,6 +15,8 @@ _BUILTINS: dict[str, str] = {
     "mastodon": "listeners.mastodon_source:MastodonConnector",
     "bluesky": "listeners.bluesky_source:BlueskyConnector",
     "hackernews": "listeners.hackernews_source:HackerNewsConnector",
+    "appstore": "listeners.appstore_source:AppStoreConnector",
+    "googleplay": "listeners.googleplay_source:GooglePlayConnector",
 }
 
 

@@ -123,6 +123,27 @@ class Thread(_Part):
     instance: str | None = None
 
 
+class Review(_Part):
+    """What an app-store review adds to a mention (`kind` review): the star
+    rating (mapped for aggregation: daily average, share of 1-2 stars), the app
+    and its version, the storefront country, the title (also the first
+    paragraph of `text`) and the developer's reply where the store has one."""
+
+    rating: int | None = Field(default=None, ge=1, le=5)
+    title: str | None = None
+    app_id: str | None = None
+    app_version: str | None = None
+    country: str | None = None
+    helpful: int | None = Field(default=None, ge=0, le=MAX_LONG)  # "useful" votes / thumbs up
+    developer_reply: str | None = None
+    developer_replied_at: datetime | None = None
+
+    @field_validator("developer_replied_at")
+    @classmethod
+    def _reply_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+
 class Sentiment(_Part):
     label: SentimentLabel
     score: float = Field(ge=0.0, le=1.0)
@@ -176,6 +197,7 @@ class Mention(_Clean):
     author: Author = Field(default_factory=Author)
     engagement: Engagement = Field(default_factory=Engagement)
     thread: Thread = Field(default_factory=Thread)
+    review: Review | None = None  # app-store reviews only
     sentiment: Sentiment | None = None
     topics: list[Topic] = Field(default_factory=list)
     emotion: Emotion | None = None

@@ -117,6 +117,12 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
             f"alerts {s.brand}: {s.evaluated} buckets judged, {len(s.opened)} episodes opened, "
             f"{len(s.sent)} e-mails sent"
         )
+        if s.reviews:
+            r = s.reviews
+            say(
+                f"rating-drop alerts {r['brand']}: {r['evaluated']} hourly buckets judged, "
+                f"{len(r['opened'])} episodes opened, {len(r['sent'])} e-mails sent"
+            )
     store = AlertStore(client, settings.indices)
     onset = datetime.fromisoformat(incident["onset"])
     window = (onset - timedelta(minutes=15), onset + timedelta(hours=16))  # the incident's span
@@ -130,7 +136,7 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
         for e in during
         for ev in e.events
         if ev.kind in ("open", "reopen") and window[0] <= ev.bucket_start <= window[1]
-    )
+    ), key=lambda pair: pair[0])
     hit = alerts[0][1] if alerts else None
     if hit is None:
         say(f"[red]the incident ({incident['kind']}, onset {onset:%Y-%m-%d %H:%M}) was NOT detected[/]")
@@ -141,6 +147,7 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
             f"incident '{incident['kind']}' for {incident['brand']}: onset {onset:%Y-%m-%d %H:%M} UTC, "
             f"alert {alerted:%H:%M} UTC → detected after {delay:.0f} minutes (episode {hit.id})"
         )
+        report_review_drop(store, incident, alerted, say)
         mails = [f"{e.id.split(':')[-1]}/{key}" for e in during for key in e.notified]
         ended = f"resolved {hit.resolved_at:%Y-%m-%d %H:%M} UTC" if hit.resolved_at else "still open"
         say(f"the incident: {len(during)} episode(s), {len(mails)} e-mail(s) ({', '.join(mails)}); {ended}")
@@ -149,6 +156,29 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
         stem = hit.id.replace(":", "-") if hit else ""
         show = next((p for p in saved if p.name.startswith(f"{stem}.open")), saved[0])
         say(f"e-mails saved in {mail_dir} ({len(saved)} .eml + .html); the incident's alert: {show}")
+
+
+def report_review_drop(store, incident: dict, social_alert, say: Callable[[str], None]) -> None:
+    """The app reviews follow the incident later: print when the rating-drop
+    alert came, beside the social alert's time."""
+    from datetime import datetime, timedelta
+
+    from alerts.reviews import review_key
+
+    onset = datetime.fromisoformat(incident["onset"])
+    episodes = [e for e in store.episodes(review_key(incident["brand"])) if e.opened_at >= onset]
+    say(f"social alert: {social_alert:%Y-%m-%d %H:%M} UTC (negative mentions)")
+    if not episodes:
+        say("[red]the review drop that follows the incident was NOT detected[/]")
+        return
+    first = episodes[0]
+    alerted = first.opened_at + timedelta(minutes=first.bucket_minutes)
+    lag = (alerted - social_alert).total_seconds() / 3600
+    say(
+        f"review-drop alert: {alerted:%Y-%m-%d %H:%M} UTC (1-2 star reviews, episode {first.id}), "
+        f"{lag:.1f} h after the social alert; reviews began following at "
+        f"{datetime.fromisoformat(incident['reviews']['follow_from']):%H:%M} UTC"
+    )
 
 
 if __name__ == "__main__":  # the child process of run_dag_logged

@@ -5,6 +5,14 @@ weekly seasonality with over-dispersed counts, and one injected negative
 incident (a Northwind Coffee shipping failure) with its own vocabulary and a
 known onset. Output: `mentions.jsonl` (file-listener format) and
 `incident.json` (what was injected, for checking detection delay).
+
+Northwind Coffee's app also gets App Store and Google Play reviews (`kind`
+review, with a star rating): a low steady stream, mostly 4-5 stars, and a
+wave of 1-2 star reviews that follows the incident `REVIEW_LAG` later (people
+review the app once the order has failed to arrive). Reviews come from their
+own random stream and id sequence, so the social rows are the same with or
+without them (`reviews=False`); their text names the brand, so the file
+source's brand-query re-check keeps them.
 """
 
 from __future__ import annotations
@@ -20,6 +28,16 @@ START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 DAYS = 14
 INCIDENT_ONSET = datetime(2026, 11, 12, 9, 20, tzinfo=UTC)
 INCIDENT_BRAND = "northwind-coffee"
+#: reviews follow the social incident this much later
+REVIEW_LAG = timedelta(hours=4)
+REVIEW_APP = {"appstore": "1234567890", "googleplay": "com.northwind.coffee"}
+REVIEW_PLATFORM_SHARE = {"appstore": 0.55, "googleplay": 0.45}
+REVIEW_LANG_COUNTRY = {"en": "us", "de": "de", "fr": "fr", "es": "es"}
+REVIEW_LANG_SHARE = {"en": 0.6, "de": 0.15, "fr": 0.13, "es": 0.12}
+#: stars of an ordinary review (1-2 stars: 15 %)
+RATING_SHARE = {5: 0.5, 4: 0.25, 3: 0.1, 2: 0.07, 1: 0.08}
+REVIEWS_PER_HOUR = 0.9  # mean, before the daily cycle
+APP_VERSIONS = ("5.11.2", "5.12.0")
 
 LANG_SHARE = {"en": 0.5, "de": 0.13, "fr": 0.12, "es": 0.12, "pt": 0.07, "it": 0.06}
 PLATFORM_SHARE = {"x": 0.42, "reddit": 0.2, "mastodon": 0.15, "bluesky": 0.14, "hackernews": 0.09}
@@ -327,8 +345,130 @@ class _Ids:
         return nid, f"https://news.ycombinator.com/item?id={nid}", {}
 
 
-def generate(seed: int = 7, scale: float = 1.0) -> tuple[list[dict], dict]:
-    """Rows (sorted by time) and the incident description."""
+REVIEW_TEXTS: dict[str, dict[str, list[tuple[str, str]]]] = {
+    # language -> mood -> (title, body); {b} is the brand
+    "en": {
+        "good": [
+            ("Fast and easy", "Order ahead in the {b} app works great, my latte is ready when I walk in."),
+            ("Love the rewards", "The {b} app rewards are generous and the app is quick."),
+        ],
+        "meh": [("It's ok", "The {b} app is fine but the menu loads slowly.")],
+        "bad": [
+            ("Crashes", "The {b} app crashes at checkout every other time."),
+            ("Login again?", "The {b} app keeps logging me out."),
+        ],
+        "incident": [
+            (
+                "Order never arrived",
+                "Ordered beans in the {b} app, tracking stuck for days, the package never arrived.",
+            ),
+            (
+                "Where is my delivery",
+                "{b}: paid for shipping, no delivery, support chat in the app just loops.",
+            ),
+            (
+                "Refund please",
+                "The {b} app says shipped, the tracking link is dead. One star until I get my package.",
+            ),
+        ],
+    },
+    "de": {
+        "good": [("Super", "Die {b} App ist schnell und einfach.")],
+        "meh": [("Geht so", "Die {b} App ist okay, aber langsam.")],
+        "bad": [("Stürzt ab", "Die {b} App stürzt beim Bezahlen ab.")],
+        "incident": [("Lieferung fehlt", "Über die {b} App bestellt, die Lieferung ist nie angekommen.")],
+    },
+    "fr": {
+        "good": [("Top", "L'appli {b} est rapide et pratique.")],
+        "meh": [("Moyen", "L'appli {b} est correcte, sans plus.")],
+        "bad": [("Bug", "L'appli {b} plante au paiement.")],
+        "incident": [("Colis perdu", "Commande passée dans l'appli {b}, le colis n'est jamais arrivé.")],
+    },
+    "es": {
+        "good": [("Genial", "La app de {b} es rápida y cómoda.")],
+        "meh": [("Normal", "La app de {b} está bien, nada más.")],
+        "bad": [("Falla", "La app de {b} se cierra al pagar.")],
+        "incident": [("Pedido perdido", "Pedí por la app de {b} y el pedido nunca llegó.")],
+    },
+}
+
+
+def _review_incident_rate(at: datetime) -> float:
+    """Extra 1-2 star reviews per hour: the social incident, `REVIEW_LAG` later and smaller."""
+    hours = (at - INCIDENT_ONSET - REVIEW_LAG).total_seconds() / 3600
+    if hours < 0:
+        return 0.0
+    if hours < 2:
+        return 2 + 2 * hours
+    if hours < 10:
+        return 6.0
+    return 6.0 * math.exp(-(hours - 10) / 8)
+
+
+def generate_reviews(seed: int = 7, scale: float = 1.0) -> tuple[list[dict], int]:
+    """Northwind Coffee's app reviews (own random stream and ids) and how many
+    of them follow the incident."""
+    rng = random.Random(seed * 7919 + 14)
+    brand = next(b for b in BRANDS if b.name == INCIDENT_BRAND)
+    rows: list[dict] = []
+    following = 0
+    for hour in range(DAYS * 24):
+        at = START + timedelta(hours=hour)
+        lam = REVIEWS_PER_HOUR * scale * _hour_factor(brand, at)
+        for _ in range(_poisson(rng, lam)):
+            rows.append(_review_row(rng, len(rows) + 1, brand, at, None))
+        for _ in range(_poisson(rng, _review_incident_rate(at + timedelta(minutes=30)) * scale)):
+            row = _review_row(rng, len(rows) + 1, brand, at, "incident")
+            rows.append(row)
+            following += 1
+    return rows, following
+
+
+def _review_row(
+    rng: random.Random, n: int, brand: SampleBrand, hour_start: datetime, mood: str | None
+) -> dict:
+    platform = _pick(rng, REVIEW_PLATFORM_SHARE)
+    lang = _pick(rng, REVIEW_LANG_SHARE)
+    country = REVIEW_LANG_COUNTRY[lang]
+    rating = int(rng.choices([1, 2], weights=[0.8, 0.2])[0]) if mood else int(_pick(rng, RATING_SHARE))  # type: ignore[arg-type]
+    mood = mood or ("good" if rating >= 4 else "meh" if rating == 3 else "bad")
+    title, body = rng.choice(REVIEW_TEXTS[lang][mood])
+    created = hour_start + timedelta(seconds=rng.randrange(3600))
+    app_id = REVIEW_APP[platform]
+    if platform == "appstore":
+        native_id = str(11_600_000_000 + n)
+        url = f"https://apps.apple.com/{country}/app/id{app_id}?see-all=reviews"
+    else:
+        native_id = f"5e1d0c2a-0000-4000-8000-{n:012d}"
+        url = f"https://play.google.com/store/apps/details?id={app_id}&hl={lang}&gl={country}&reviewId={native_id}"
+    handle = f"{platform}_reviewer{rng.randrange(1, 4000)}"
+    row = {
+        "platform": platform,
+        "native_id": native_id,
+        "url": url,
+        "kind": "review",
+        "created_at": created.isoformat(),
+        "collected_at": (created + timedelta(minutes=rng.randrange(5, 60))).isoformat(),
+        "brands": [brand.name],
+        "text": f"{title}\n\n{body.format(b=brand.display)}",
+        "author": {"handle": handle},
+        "engagement": {"likes": int(rng.expovariate(1 / 2))},
+        "review": {
+            "rating": rating,
+            "title": title,
+            "app_id": app_id,
+            "app_version": APP_VERSIONS[1] if created >= START + timedelta(days=5) else APP_VERSIONS[0],
+            "country": country,
+        },
+    }
+    if platform == "googleplay":
+        row["lang_hint"] = lang
+    return row
+
+
+def generate(seed: int = 7, scale: float = 1.0, reviews: bool = True) -> tuple[list[dict], dict]:
+    """Rows (sorted by time) and the incident description (`reviews=False`:
+    the social mentions only)."""
     rng = random.Random(seed)
     ids = _Ids(rng)
     rows: list[dict] = []
@@ -348,7 +488,9 @@ def generate(seed: int = 7, scale: float = 1.0) -> tuple[list[dict], dict]:
                 if datetime.fromisoformat(row["created_at"]) >= INCIDENT_ONSET:
                     rows.append(row)
                     incident_count += 1
-    rows.sort(key=lambda r: r["created_at"])
+    review_rows, following = generate_reviews(seed, scale) if reviews else ([], 0)
+    rows.extend(review_rows)
+    rows.sort(key=lambda r: r["created_at"])  # stable: the social rows keep their order
     incident = {
         "brand": INCIDENT_BRAND,
         "onset": INCIDENT_ONSET.isoformat(),
@@ -366,6 +508,12 @@ def generate(seed: int = 7, scale: float = 1.0) -> tuple[list[dict], dict]:
             "spedizione",
         ],
         "mentions": incident_count,
+        "reviews": {
+            "follow_from": (INCIDENT_ONSET + REVIEW_LAG).isoformat(),
+            "lag_hours": REVIEW_LAG.total_seconds() / 3600,
+            "low_star_reviews": following,
+            "all_reviews": len(review_rows),
+        },
         "start": START.isoformat(),
         "end": (START + timedelta(days=DAYS)).isoformat(),
         "seed": seed,

@@ -10,6 +10,7 @@ from elasticsearch import Elasticsearch
 
 from alerts.check import CheckSummary, check_brand, default_notifiers
 from alerts.notifiers import Notifier
+from alerts.reviews import check_reviews
 from brandpulse.core.config import BrandsConfig, load_config
 from brandpulse.core.settings import Settings, get_settings
 from brandpulse.core.timeutil import as_utc
@@ -28,13 +29,16 @@ def check_alerts(
     run_id: str | None = None,
     smtp_connection: str | None = None,
 ) -> list[CheckSummary]:
-    """`check_brand` for one or every configured brand."""
+    """`check_brand` for one or every configured brand, each followed by its
+    rating-drop check (`alerts.reviews.check_reviews`; its summary is the social
+    summary's `reviews`, None for a brand without app reviews)."""
     settings = settings or get_settings()
     client = client or make_client(settings)
     notifiers = default_notifiers(smtp_connection) if notifiers is None else notifiers
     brands = [config.brand(brand)] if brand else config.brands
-    return [
-        check_brand(
+    summaries = []
+    for b in brands:
+        summary = check_brand(
             b,
             at,
             client=client,
@@ -44,8 +48,12 @@ def check_alerts(
             catch_up=catch_up,
             run_id=run_id,
         )
-        for b in brands
-    ]
+        reviews = check_reviews(
+            b, at, client=client, settings=settings, notifiers=notifiers, catch_up=catch_up, run_id=run_id
+        )
+        summary.reviews = reviews.to_dict() if reviews is not None else None
+        summaries.append(summary)
+    return summaries
 
 
 def check_alerts_for(brand: str, at, run_id: str | None = None, smtp_connection: str | None = None) -> dict:

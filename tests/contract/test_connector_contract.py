@@ -23,8 +23,10 @@ from brandpulse.core.mention import Mention
 from listeners import credentials
 from listeners.base import Batch, Connector, ConnectorOptions, Reject
 from listeners.registry import registry
+from tests.fixtures.appstore_api import AppStoreStub
 from tests.fixtures.bluesky_api import BlueskyStub
 from tests.fixtures.common import NOW, FakeClock, drain, iso_z, text_for
+from tests.fixtures.googleplay_api import GooglePlayStub
 from tests.fixtures.hackernews_api import HackerNewsStub
 from tests.fixtures.mastodon_api import MastodonStub
 from tests.fixtures.reddit_api import RedditStub
@@ -67,7 +69,8 @@ class Fixture:
     add: Callable[[Any, str, float], None]
     options: Callable[[Any], dict[str, Any]] = lambda stub: {}
     env: dict[str, str] = field(default_factory=dict)
-    rechecks: bool = True  # re-applies the brand query (API connectors)
+    rechecks: bool = True  # re-applies the brand query (API connectors; reviews are read per app)
+    clocked: bool = True  # takes a retry policy (the tests' clock): every API connector
 
 
 FIXTURES: dict[str, Fixture] = {
@@ -119,6 +122,23 @@ FIXTURES: dict[str, Fixture] = {
         add=lambda s, text, at: s.add(text, at),
         options=lambda s: {"path": str(s.path), "batch_size": 10},
         rechecks=False,
+        clocked=False,
+    ),
+    "appstore": Fixture(
+        "listeners.appstore_source",
+        "requests",
+        stub=lambda tmp: AppStoreStub(posts=POSTS, page_size=10),
+        add=lambda s, text, at: s.add(text, at),
+        options=lambda s: {"app_ids": ["1234567890"]},
+        rechecks=False,
+    ),
+    "googleplay": Fixture(
+        "listeners.googleplay_source",
+        "requests",
+        stub=lambda tmp: GooglePlayStub(posts=POSTS),
+        add=lambda s, text, at: s.add(text, at),
+        options=lambda s: {"app_ids": ["com.northwind.coffee"], "page_size": 10},
+        rechecks=False,
     ),
 }
 NAMES = sorted(set(registry.names()) | set(FIXTURES))
@@ -154,7 +174,7 @@ def running(name: str, tmp_path: Path, monkeypatch) -> Iterator[tuple[Any, Calla
     with fixture.stub(tmp_path) as stub:
 
         def make() -> Connector:
-            kwargs = {"retry": clock.policy()} if fixture.rechecks else {}
+            kwargs = {"retry": clock.policy()} if fixture.clocked else {}
             return cls(Brand(name="acme", query="acme"), fixture.options(stub), **kwargs)
 
         yield stub, make

@@ -29,15 +29,16 @@ def mentions(n, text="acme is great", start=0):
 
 def test_setup_is_idempotent_and_installs_versioned_templates(es, settings):
     names = settings.indices
+    version = templates.template_version("mentions")
     first = ensure_indices(es, names)
-    assert first.created_index == names.mentions_index(1, 1)
+    assert first.created_index == names.mentions_index(version, 1)
     assert set(first.installed) == {f"{names.prefix}-{t}" for t in templates.TEMPLATES}
     second = ensure_indices(es, names)
     assert not second.installed and not second.created_index and not second.rolled_over_to
     found = es.indices.get_index_template(name=f"{names.prefix}-mentions")["index_templates"][0]
     assert found["index_template"]["version"] == templates.template_version("mentions")
     mapping = es.indices.get_mapping(index=names.mentions)
-    assert mapping[names.mentions_index(1, 1)]["mappings"]["dynamic"] == "strict"
+    assert mapping[names.mentions_index(version, 1)]["mappings"]["dynamic"] == "strict"
 
 
 def test_same_input_twice_gives_same_count_and_ids(ready, settings):
@@ -82,10 +83,11 @@ def test_rollover_does_not_duplicate_on_rewrite(ready, settings):
 
 def test_template_version_bump_rolls_over(ready, settings, monkeypatch):
     names = settings.indices
-    monkeypatch.setattr(templates, "template_version", lambda name, prefix="x": 2)
+    bumped = templates.template_version("mentions") + 1
+    monkeypatch.setattr(templates, "template_version", lambda name, prefix="x": bumped)
     report = ensure_indices(ready, names)
-    assert report.rolled_over_to == names.mentions_index(2, 2)
-    assert current_write_index(ready, names) == names.mentions_index(2, 2)
+    assert report.rolled_over_to == names.mentions_index(bumped, 2)
+    assert current_write_index(ready, names) == names.mentions_index(bumped, 2)
     assert ensure_indices(ready, names).rolled_over_to is None
 
 

@@ -21,14 +21,18 @@ import requests
 
 from brandpulse.core.config import Brand
 from listeners import credentials
+from listeners.appstore_source import AppStoreConnector
 from listeners.base import FatalSourceError, RetriableSourceError
 from listeners.bluesky_source import BlueskyConnector
+from listeners.googleplay_source import GooglePlayConnector
 from listeners.hackernews_source import HackerNewsConnector
 from listeners.mastodon_source import MastodonConnector
 from listeners.reddit_source import RedditConnector
 from listeners.x_source import XConnector
+from tests.fixtures.appstore_api import AppStoreStub
 from tests.fixtures.bluesky_api import BlueskyStub
 from tests.fixtures.common import NOW, FakeClock, Html, drain, iso_z, payload
+from tests.fixtures.googleplay_api import GooglePlayStub
 from tests.fixtures.hackernews_api import HackerNewsStub
 from tests.fixtures.mastodon_api import MastodonStub
 from tests.fixtures.reddit_api import RedditStub
@@ -152,6 +156,37 @@ PLATFORMS: dict[str, Platform] = {
             ),
         },
     ),
+    # the review feeds have no credentials: a 401/403 is an access refusal (fatal all the same)
+    "appstore": Platform(
+        stub=lambda: AppStoreStub(posts=5),
+        connector=lambda clock: AppStoreConnector(
+            _brand(), {"app_ids": ["1234567890"]}, retry=clock.policy()
+        ),
+        force={
+            "401": lambda s: s.forced.add(403, {"errorMessage": "Forbidden"}),
+            "429": lambda s: s.forced.add(429, {}, {"Retry-After": "86400"}),
+            "500": lambda s: s.forced.add(500, {}, times=MANY),
+            "html400": lambda s: s.forced.add(400, Html()),
+            "connection": lambda s: s.forced.add(
+                0, requests.ConnectionError("connection refused"), times=MANY
+            ),
+        },
+    ),
+    "googleplay": Platform(
+        stub=lambda: GooglePlayStub(posts=5),
+        connector=lambda clock: GooglePlayConnector(
+            _brand(), {"app_ids": ["com.northwind.coffee"]}, retry=clock.policy()
+        ),
+        force={
+            "401": lambda s: s.forced.add(401, {"error": "unauthorized"}),
+            "429": lambda s: s.forced.add(429, {}, {"Retry-After": "86400"}),
+            "500": lambda s: s.forced.add(500, {}, times=MANY),
+            "html400": lambda s: s.forced.add(400, Html()),
+            "connection": lambda s: s.forced.add(
+                0, requests.ConnectionError("connection refused"), times=MANY
+            ),
+        },
+    ),
 }
 
 #: a persistent 502 from a proxy, with its HTML page, must not end up in the message
@@ -186,3 +221,5 @@ def test_library_errors_map_to_the_connector_error_classes(platform: str, failur
 def test_every_connector_has_one_mapping_place() -> None:
     for cls in (XConnector, RedditConnector, MastodonConnector, BlueskyConnector, HackerNewsConnector):
         assert "map_error" in cls.__dict__, cls.__name__
+    for cls in (AppStoreConnector, GooglePlayConnector):  # one shared mapping (listeners/review_source.py)
+        assert "map_error" not in cls.__dict__ and "map_error" in cls.__mro__[1].__dict__, cls.__name__
