@@ -132,11 +132,14 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
         if any(window[0] <= ev.bucket_start <= window[1] for ev in e.events)
     ]
     alerts = sorted(
-        (ev.bucket_start, e)
-        for e in during
-        for ev in e.events
-        if ev.kind in ("open", "reopen") and window[0] <= ev.bucket_start <= window[1]
-    ), key=lambda pair: pair[0])
+        (
+            (ev.bucket_start, e)
+            for e in during
+            for ev in e.events
+            if ev.kind in ("open", "reopen") and window[0] <= ev.bucket_start <= window[1]
+        ),
+        key=lambda pair: pair[0],
+    )
     hit = alerts[0][1] if alerts else None
     if hit is None:
         say(f"[red]the incident ({incident['kind']}, onset {onset:%Y-%m-%d %H:%M}) was NOT detected[/]")
