@@ -9,6 +9,7 @@ Errors name the file and line, the brand, the field and the problem, e.g.::
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -21,7 +22,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
 
 Sensitivity = Literal["fewer", "balanced", "more"]
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -201,7 +202,7 @@ def _line_index(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
     return lines
 
 
-def _describe(err: ErrorDetails, data: Any, lines: dict[tuple, int], source: str) -> str:
+def _describe(err: Mapping[str, Any], data: Any, lines: dict[tuple, int], source: str) -> str:
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
     prefix = f"{source}:{line}: " if line else f"{source}: "
