@@ -188,7 +188,9 @@ MENTION_FIELDS = (
     "matched_terms", "author.id", "author.handle", "author.display_name", "author.followers",
     "author.verified", "engagement.likes", "engagement.reposts", "engagement.replies",
     "engagement.score", "engagement.views", "thread.conversation_id", "thread.parent_id",
-    "thread.subreddit", "thread.instance",
+    "thread.subreddit", "thread.instance", "review.rating", "review.title", "review.app_id",
+    "review.app_version", "review.country", "review.helpful", "review.developer_reply",
+    "review.developer_replied_at",
 )  # fmt: skip
 
 

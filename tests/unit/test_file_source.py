@@ -350,3 +350,19 @@ def test_epoch_unit_by_magnitude(value, unit):
 def test_hostile_timestamps_raise_value_error_only(value):
     with pytest.raises(ValueError):
         parse_timestamp(value)
+
+
+def test_review_fields_of_a_file_row_reach_the_mention(tmp_path):
+    row = {
+        "platform": "appstore",
+        "native_id": "r1",
+        "kind": "review",
+        "created_at": "2026-11-02T10:00:00Z",
+        "text": "acme app crashes",
+        "review": {"rating": 1, "title": "crashes", "app_version": "4.2", "country": "de"},
+    }
+    path = tmp_path / "reviews.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    [batch] = list(FileConnector(brand(), {"path": str(path)}).fetch(None))
+    [mention] = batch.mentions
+    assert mention.review is not None and mention.review.rating == 1 and mention.review.app_version == "4.2"
