@@ -37,45 +37,7 @@ def fetch_series(
     Totals count only mentions that have a sentiment, so the negative share is
     not diluted by posts that are not enriched yet; app-store reviews are not
     counted (`SOCIAL`: the rating-drop check judges them)."""
-    n = int((end - start) / timedelta(minutes=bucket_minutes))
-    result = client.search(
-        index=names.mentions,
-        size=0,
-        query={
-            "bool": {
-                "filter": [
-                    {"term": {"brands": brand}},
-                    {"range": {"created_at": {"gte": start.isoformat(), "lt": end.isoformat()}}},
-                    SCORED,
-                    SOCIAL,
-                ]
-            }
-        },
-        aggs={
-            "buckets": {
-                "date_histogram": {
-                    "field": "created_at",
-                    "fixed_interval": f"{bucket_minutes}m",
-                    "min_doc_count": 0,
-                    "extended_bounds": {
-                        "min": start.isoformat(),
-                        "max": (end - timedelta(seconds=1)).isoformat(),
-                    },
-                },
-                "aggs": {"negative": {"filter": NEGATIVE}},
-            }
-        },
-        ignore_unavailable=True,
-    )
-    negatives, totals = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    width_ms = bucket_minutes * 60_000
-    origin_ms = int(start.timestamp() * 1000)
-    for bucket in result.get("aggregations", {}).get("buckets", {}).get("buckets", []):
-        i = (int(bucket["key"]) - origin_ms) // width_ms
-        if 0 <= i < n:
-            totals[i] = bucket["doc_count"]
-            negatives[i] = bucket["negative"]["doc_count"]
-    return negatives, totals
+    return _counts(client, names, brand, start, end, bucket_minutes, [SCORED, SOCIAL], NEGATIVE)
 
 
 def first_bucket(
@@ -114,6 +76,21 @@ def fetch_rating_series(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(1-2 star reviews, all rated reviews) per bucket over [start, end): the
     review counterpart of `fetch_series` (ratings, not sentiment), one request."""
+    return _counts(client, names, brand, start, end, bucket_minutes, [RATED_REVIEW], LOW_STARS)
+
+
+def _counts(
+    client: Elasticsearch,
+    names: IndexNames,
+    brand: str,
+    start: datetime,
+    end: datetime,
+    bucket_minutes: int,
+    filters: list[dict],
+    part: dict,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(matching `part`, all) per bucket over [start, end) among the brand's
+    mentions that pass `filters`: one date_histogram request, empty buckets 0."""
     n = int((end - start) / timedelta(minutes=bucket_minutes))
     result = client.search(
         index=names.mentions,
@@ -123,7 +100,7 @@ def fetch_rating_series(
                 "filter": [
                     {"term": {"brands": brand}},
                     {"range": {"created_at": {"gte": start.isoformat(), "lt": end.isoformat()}}},
-                    RATED_REVIEW,
+                    *filters,
                 ]
             }
         },
@@ -138,17 +115,17 @@ def fetch_rating_series(
                         "max": (end - timedelta(seconds=1)).isoformat(),
                     },
                 },
-                "aggs": {"low": {"filter": LOW_STARS}},
+                "aggs": {"part": {"filter": part}},
             }
         },
         ignore_unavailable=True,
     )
-    low, totals = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    parts, totals = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     width_ms = bucket_minutes * 60_000
     origin_ms = int(start.timestamp() * 1000)
     for bucket in result.get("aggregations", {}).get("buckets", {}).get("buckets", []):
         i = (int(bucket["key"]) - origin_ms) // width_ms
         if 0 <= i < n:
             totals[i] = bucket["doc_count"]
-            low[i] = bucket["low"]["doc_count"]
-    return low, totals
+            parts[i] = bucket["part"]["doc_count"]
+    return parts, totals
