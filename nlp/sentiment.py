@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from brandpulse.core.settings import LocalSettings
 from nlp.normalize import normalise_for_model
@@ -215,8 +215,8 @@ class E5Sentiment(TransformersSentiment):
         # emotion head on the classifier's input (see nlp.emotion): same forward pass
         self.emotion_languages = frozenset(spec.emotion_languages or ())
         self.emotion_threshold = spec.emotion_threshold
-        self._emotion_rows = None
-        self._pooled = None
+        self._emotion_rows: Any = None  # (n, emotions) array while predict_with_emotion runs
+        self._pooled: Any = None
         if getattr(self.model, "emotion", None) is not None:
             self.model.classifier.register_forward_hook(self._keep_pooled)
 

@@ -102,7 +102,7 @@ def train_sentiment(
     from nlp import e5_sentiment
     from nlp.training.emotion_data import read_emotion_many
     from nlp.training.labelled import read_many
-    from nlp.training.model_card import describe_data, write_card
+    from nlp.training.model_card import describe_data, describe_emotion_data, write_card
     from nlp.training.transformer import TrainSettings, cap_per_source, train
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
@@ -180,6 +180,7 @@ def train_sentiment(
         n_holdout=result.n_holdout,
         blend=blend,
         transformer_from=history_from,
+        emotion_data=describe_emotion_data(emotion_files, emotion_examples),
     )
     typer.echo(
         json.dumps(

@@ -76,7 +76,7 @@ def test_emotion_files_are_read_and_classified_single_or_multi_label(tmp_path):
     assert single_label_sets(rows) == {str(single): ("joy", "optimism")}
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"text": "x", "labels": ["bored"]}) + "\n")
-    with pytest.raises(ValueError, match="bad.jsonl:1"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:1"):
         read_emotion_jsonl(bad)
     assert file_language(single) == "en" and file_language(tmp_path / "br" / "val.jsonl") == "pt"
 
