@@ -42,6 +42,7 @@ def evaluate_emotion_files(model_dir: Path, files: list[Path], cap: int | None =
     out = {}
     for path in files:
         rows = read_emotion_jsonl(path)
+        single = single_label_sets(rows).get(str(path))  # decided on the whole file, not the sample
         if cap is not None and len(rows) > cap:
             rows = random.Random(0).sample(rows, cap)
         texts = [r.text for r in rows]
@@ -49,7 +50,6 @@ def evaluate_emotion_files(model_dir: Path, files: list[Path], cap: int | None =
         _, logits = model.predict_with_emotion(texts)
         seconds = time.perf_counter() - started
         assert logits is not None
-        single = single_label_sets(rows).get(str(path))
         if single:
             gold = [next(iter(r.labels)) for r in rows]
             score = macro_f1_single(gold, argmax_within(logits, single), single)
