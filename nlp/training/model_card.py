@@ -141,9 +141,15 @@ def _blend_lines(blend: dict | None) -> list[str]:
         f"{c['after']} ({c['n']} texts)"
         for g, c in blend["groups"].items()
     ]
+    trained_on = (
+        f"every three-class training row not held out ({blend['n_char_train']} texts;\n"
+        "  caps and two-class files apply to the transformer only)"
+        if blend.get("n_char_train")
+        else "the same examples"
+    )
     return [
         "- Plus a character n-gram model (hashed char 2-5-grams, TF-IDF, logistic regression,",
-        "  files balanced) trained on the same examples; class log-probabilities are blended",
+        f"  files balanced) trained on {trained_on}; class log-probabilities are blended",
         "  `(1 - w) * transformer + w * char`, with `w` per detected-language group chosen on",
         "  the held-out slice (weight 0 unless blending gains at least 1 point there):",
         *rows,
