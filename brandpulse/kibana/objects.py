@@ -810,7 +810,7 @@ def build_objects(prefix: str = "brandpulse") -> list[dict[str, Any]]:
         dashboard(
             "brandpulse-dashboard-reviews",
             "Reviews beside social",
-            "App-store ratings per day (average, 1-2 star share) beside the negative share of social mentions.",
+            "App-store ratings per day (average, 1-2 star share) beside social negative share.",
             _lens_panels(reviews, [(12, 8), (12, 8), (48, 14), (24, 12), (24, 12)]),
         ),
     ]

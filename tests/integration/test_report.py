@@ -190,7 +190,8 @@ def test_report_sets_review_ratings_beside_the_social_negative_share(report) -> 
     assert f"Negative share (social)</div><div class=\"value\">{share * 100:.1f}%" in html
     low = sum(m.review.rating <= 2 for m in reviews)
     average = sum(m.review.rating for m in reviews) / len(reviews)
-    assert f"{len(reviews)} rated reviews, average {average:.2f} stars, {low / len(reviews) * 100:.1f}%" in html
+    low_share = low / len(reviews) * 100
+    assert f"{len(reviews)} rated reviews, average {average:.2f} stars, {low_share:.1f}%" in html
     last_day = (START + timedelta(days=6)).strftime("%Y-%m-%d")
     row = html.split(f"<td>{last_day}</td>")[1].split("</tr>")[0]
     assert "2.00" in row and "75.0%" in row  # three 1-star reviews and one 5-star that day
