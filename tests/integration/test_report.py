@@ -187,7 +187,7 @@ def test_report_sets_review_ratings_beside_the_social_negative_share(report) -> 
     social = [m for m in mentions if m.kind != "review"]
     reviews = [m for m in mentions if m.kind == "review"]
     share = sum(m.sentiment.label == "negative" for m in social) / len(social)
-    assert f"Negative share (social)</div><div class=\"value\">{share * 100:.1f}%" in html
+    assert f'Negative share (social)</div><div class="value">{share * 100:.1f}%' in html
     low = sum(m.review.rating <= 2 for m in reviews)
     average = sum(m.review.rating for m in reviews) / len(reviews)
     low_share = low / len(reviews) * 100
