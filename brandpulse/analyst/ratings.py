@@ -23,31 +23,10 @@ RATED = {"exists": {"field": "review.rating"}}
 LOW_STARS = {"range": {"review.rating": {"lte": 2}}}
 
 
-@dataclass(frozen=True)
-class RatingDay:
-    """One UTC day: social mentions scored and negative, rated reviews, their ratings."""
+@dataclass(frozen=True, kw_only=True)
+class RatingCounts:
+    """Social mentions scored and negative, rated reviews and their ratings."""
 
-    day: datetime
-    social_scored: int
-    social_negative: int
-    reviews: int
-    low_reviews: int
-    average_rating: float | None
-
-    @property
-    def social_negative_share(self) -> float | None:
-        return self.social_negative / self.social_scored if self.social_scored else None
-
-    @property
-    def low_share(self) -> float | None:
-        return self.low_reviews / self.reviews if self.reviews else None
-
-
-@dataclass
-class RatingSummary:
-    """The window's totals and its days (only days with social mentions or reviews)."""
-
-    days: list[RatingDay] = field(default_factory=list)
     social_scored: int = 0
     social_negative: int = 0
     reviews: int = 0
@@ -63,6 +42,20 @@ class RatingSummary:
         return self.low_reviews / self.reviews if self.reviews else None
 
 
+@dataclass(frozen=True, kw_only=True)
+class RatingDay(RatingCounts):
+    """One UTC day."""
+
+    day: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class RatingSummary(RatingCounts):
+    """The window's totals and its days (only days with social mentions or reviews)."""
+
+    days: list[RatingDay] = field(default_factory=list)
+
+
 def _parts() -> dict:
     return {
         "social": {
@@ -76,15 +69,14 @@ def _parts() -> dict:
     }
 
 
-def _day(key_ms: int, bucket: dict) -> RatingDay:
-    return RatingDay(
-        day=datetime.fromtimestamp(key_ms / 1000, tz=UTC),
-        social_scored=bucket["social"]["doc_count"],
-        social_negative=bucket["social"]["negative"]["doc_count"],
-        reviews=bucket["rated"]["doc_count"],
-        low_reviews=bucket["rated"]["low"]["doc_count"],
-        average_rating=bucket["rated"]["rating"]["value"],
-    )
+def _counts(bucket: dict) -> dict:
+    return {
+        "social_scored": bucket["social"]["doc_count"],
+        "social_negative": bucket["social"]["negative"]["doc_count"],
+        "reviews": bucket["rated"]["doc_count"],
+        "low_reviews": bucket["rated"]["low"]["doc_count"],
+        "average_rating": bucket["rated"]["rating"]["value"],
+    }
 
 
 def rating_summary(
@@ -109,12 +101,8 @@ def rating_summary(
     aggs = result.get("aggregations")
     if not aggs:
         return RatingSummary()
-    total = _day(0, aggs)
-    return RatingSummary(
-        days=[_day(b["key"], b) for b in aggs["days"]["buckets"]],
-        social_scored=total.social_scored,
-        social_negative=total.social_negative,
-        reviews=total.reviews,
-        low_reviews=total.low_reviews,
-        average_rating=total.average_rating,
-    )
+    days = [
+        RatingDay(day=datetime.fromtimestamp(b["key"] / 1000, tz=UTC), **_counts(b))
+        for b in aggs["days"]["buckets"]
+    ]
+    return RatingSummary(days=days, **_counts(aggs))
