@@ -87,6 +87,9 @@ def progress_text(line: str) -> str | None:
     if at < 0:
         return None
     text = line[at + len(MARKER) :].rstrip()
-    if text.endswith("]") and " [" in text:  # structlog's trailing `[logger.name]`
-        text = text[: text.rindex(" [")].rstrip()
-    return text or None
+    ours = text.find(f" [{log.name}]")  # structlog: `... [logger.name] loc=file.py:65`
+    if ours >= 0:
+        text = text[:ours]
+    elif text.endswith("]") and " [" in text:
+        text = text[: text.rindex(" [")]
+    return text.rstrip() or None

@@ -41,6 +41,7 @@ def test_progress_text_is_found_in_any_log_format() -> None:
     for line in (
         f"[2026-11-30T07:00:00.000+0000] {{progress.py:80}} INFO - progress: {text}",
         f"2026-11-30T07:00:00.000000Z [info     ] progress: {text} [brandpulse.progress]",
+        f"2026-11-30T07:00:00.000000Z [info     ] progress: {text} [brandpulse.progress] loc=progress.py:65",
         f"progress: {text}",
     ):
         assert progress_text(line) == text
