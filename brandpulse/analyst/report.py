@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from elasticsearch import Elasticsearch
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from brandpulse.analyst.ratings import RatingSummary, rating_summary
 from brandpulse.analyst.search import (
     MentionFilter,
     Stats,
@@ -71,6 +72,8 @@ class ReportData:
     newest: datetime | None = None
     #: how the window was chosen, e.g. "the last 7 days, the default"
     window_note: str | None = None
+    #: social negative share and review ratings per day
+    ratings: RatingSummary = field(default_factory=RatingSummary)
 
 
 def safe_url(url: str | None) -> str | None:
@@ -169,6 +172,7 @@ def gather(
         episodes=alert_episodes(client, names, brand, start, end),
         newest=None if stats.total else newest_mention(client, names, brand),
         window_note=window_note,
+        ratings=rating_summary(client, names, brand, start, end),
     )
 
 
@@ -219,6 +223,48 @@ def timeline_chart(stats: Stats) -> str | None:
     return _png(fig)
 
 
+def ratings_chart(ratings: RatingSummary) -> str | None:
+    """Per day: the 1-2 star share of reviews against the social negative share (left
+    axis, %), the average rating (right axis, stars). None when no review is rated."""
+    if not ratings.reviews:
+        return None
+    from matplotlib import dates as mdates
+
+    fig, ax = _figure(10, 2.8)
+    days = [d.day for d in ratings.days]
+
+    def pct(values: list[float | None]) -> list[float]:
+        return [float("nan") if v is None else 100 * v for v in values]
+
+    ax.plot(
+        days,
+        pct([d.social_negative_share for d in ratings.days]),
+        color=COLORS["negative"],
+        marker=".",
+        label="social negative share",
+    )
+    ax.plot(
+        days,
+        pct([d.low_share for d in ratings.days]),
+        color="#8e44ad",
+        marker="s",
+        markersize=4,
+        label="1-2 star share of reviews",
+    )
+    ax.set_ylabel("%")
+    ax.set_ylim(bottom=0)
+    right = ax.twinx()
+    stars = [float("nan") if d.average_rating is None else d.average_rating for d in ratings.days]
+    right.plot(days, stars, color="#f39c12", linestyle="--", marker="*", label="average rating")
+    right.set_ylim(1, 5)
+    right.set_ylabel("stars")
+    right.spines["top"].set_visible(False)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    lines = ax.get_lines() + right.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper left", frameon=False, ncols=3)
+    return _png(fig)
+
+
 def bars_chart(
     values: dict[str, int], negative: dict[str, int] | None = None, width: float = 4.4
 ) -> str | None:
@@ -261,6 +307,7 @@ def render_html(data: ReportData) -> str:
         ),
         "platforms": bars_chart(stats.platforms),
         "languages": bars_chart(stats.languages),
+        "ratings": ratings_chart(data.ratings),
     }
     scored = sum(stats.sentiment.get(k, 0) for k in ("negative", "neutral", "positive"))
     return (

@@ -66,6 +66,35 @@ def week_of_mentions(seed: int = 3) -> list[Mention]:
     return out
 
 
+def week_of_reviews() -> list[Mention]:
+    """Rated app-store reviews, four a day; days 5-6 bring 1-2 star ones after the spike."""
+    out: list[Mention] = []
+    for day in range(7):
+        for i in range(4):
+            stars = 1 if day >= 5 and i < 3 else 4 + i % 2
+            out.append(
+                Mention(
+                    platform="appstore",
+                    kind="review",
+                    native_id=f"rev{day}-{i}",
+                    created_at=START + timedelta(days=day, hours=10 + i),
+                    brands=["northwind-coffee"],
+                    text=f"Northwind app review {day}-{i}",
+                    lang="en",
+                    author={"handle": f"reviewer{day}{i}"},
+                    review={"rating": stars, "title": "<i>review</i>"},
+                    sentiment={
+                        "label": "negative" if stars <= 2 else "positive",
+                        "score": 0.9,
+                        "probabilities": {},
+                        "model": "test",
+                        "model_version": "1",
+                    },
+                )
+            )
+    return out
+
+
 class Resources(HTMLParser):
     """Collects every URL the page would load, every link and every tag name."""
 
@@ -90,11 +119,12 @@ class Resources(HTMLParser):
 @pytest.fixture
 def report(ready, settings, env, tmp_path) -> tuple[Path, list[Mention]]:
     mentions = week_of_mentions()
+    reviews = week_of_reviews()
     helpers.bulk(
         ready,
         (
             {"_index": settings.indices.mentions_write, "_id": m.id, "_source": m.to_document()}
-            for m in mentions
+            for m in mentions + reviews
         ),
         refresh=True,
     )
@@ -135,7 +165,7 @@ def report(ready, settings, env, tmp_path) -> tuple[Path, list[Mention]]:
         ],
     )
     assert run.exit_code == 0, run.output
-    return out, mentions
+    return out, mentions + reviews
 
 
 def test_report_figures_come_from_the_index(report) -> None:
@@ -145,7 +175,26 @@ def test_report_figures_come_from_the_index(report) -> None:
     negatives = sum(m.sentiment.label == "negative" for m in mentions)
     assert f'<div class="value">{negatives:,}</div>' in html
     assert "Negative spike: &lt;delivery&gt; complaints" in html  # the alert episode
-    assert html.count('src="data:image/png;base64,') == 4  # timeline, topics, platforms, languages
+    # timeline, topics, platforms, languages, ratings beside social
+    assert html.count('src="data:image/png;base64,') == 5
+
+
+def test_report_sets_review_ratings_beside_the_social_negative_share(report) -> None:
+    """Issue 14: daily average rating and 1-2 star share beside social negative share;
+    reviews do not count in the social share."""
+    path, mentions = report
+    html = path.read_text(encoding="utf-8")
+    social = [m for m in mentions if m.kind != "review"]
+    reviews = [m for m in mentions if m.kind == "review"]
+    share = sum(m.sentiment.label == "negative" for m in social) / len(social)
+    assert f'Negative share (social)</div><div class="value">{share * 100:.1f}%' in html
+    low = sum(m.review.rating <= 2 for m in reviews)
+    average = sum(m.review.rating for m in reviews) / len(reviews)
+    low_share = low / len(reviews) * 100
+    assert f"{len(reviews)} rated reviews, average {average:.2f} stars, {low_share:.1f}%" in html
+    last_day = (START + timedelta(days=6)).strftime("%Y-%m-%d")
+    row = html.split(f"<td>{last_day}</td>")[1].split("</tr>")[0]
+    assert "2.00" in row and "75.0%" in row  # three 1-star reviews and one 5-star that day
 
 
 def test_report_escapes_user_text_and_loads_nothing(report) -> None:
