@@ -213,7 +213,8 @@ def test_report_shows_emotion_and_anger_among_negatives(report) -> None:
     anger = sum(m.emotion.label == "anger" for m in negatives) / len(negatives)
     assert f"{len(with_emotion):,} of {len(mentions):,} mentions carry an emotion" in section
     assert (
-        f"Among the {len(negatives):,} negative ones: anger {anger * 100:.1f}%, most often anger" in section
+        f"Among the {len(negatives):,} negative ones: anger {anger * 100:.1f}%, the most frequent emotion"
+        in section
     )
     assert 'alt="mentions per emotion, negative in red"' in section
 
