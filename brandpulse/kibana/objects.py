@@ -720,7 +720,15 @@ def negative_search() -> dict[str, Any]:
         {
             "title": "Negative mentions",
             "description": "Mentions scored negative, newest first.",
-            "columns": ["brands", "platform", "author.handle", "engagement.likes", "text", "url"],
+            "columns": [
+                "brands",
+                "platform",
+                "author.handle",
+                "engagement.likes",
+                "emotion.label",
+                "text",
+                "url",
+            ],
             "sort": [["created_at", "desc"]],
             "hits": 0,
             "version": 1,
