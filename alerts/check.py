@@ -35,7 +35,7 @@ from alerts.episodes import (
     pending,
     thread_keys,
 )
-from alerts.explain import grown_terms, grown_topics, reviews_following, top_negative_posts
+from alerts.explain import grown_terms, grown_topics, negative_emotion, reviews_following, top_negative_posts
 from alerts.notifiers import DeliveryError, Notifier
 from alerts.series import fetch_series, first_bucket, floor_bucket
 from alerts.store import AlertStore
@@ -245,6 +245,11 @@ def _content(
             kibana_discover_url(kibana_url, brand.name, window_start, window_end) if kibana_url else None
         ),
         reviews_following=following,
+        negative_emotion=(
+            negative_emotion(client, names, brand.name, window_start, window_end)
+            if event.kind != "resolve"
+            else None
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from elasticsearch import Elasticsearch
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from brandpulse.analyst.breakdowns import Breakdowns, breakdowns
 from brandpulse.analyst.ratings import RatingSummary, rating_summary
 from brandpulse.analyst.search import (
     MentionFilter,
@@ -35,6 +36,7 @@ from brandpulse.core.settings import IndexNames
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 COLORS = {"negative": "#c0392b", "neutral": "#95a5a6", "positive": "#27ae60", "unscored": "#d5d8dc"}
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 
 @dataclass
@@ -74,6 +76,8 @@ class ReportData:
     window_note: str | None = None
     #: social negative share and review ratings per day
     ratings: RatingSummary = field(default_factory=RatingSummary)
+    #: sentiment per language, emotion shares
+    breakdowns: Breakdowns = field(default_factory=Breakdowns)
 
 
 def safe_url(url: str | None) -> str | None:
@@ -173,6 +177,7 @@ def gather(
         newest=None if stats.total else newest_mention(client, names, brand),
         window_note=window_note,
         ratings=rating_summary(client, names, brand, start, end),
+        breakdowns=breakdowns(client, names, brand, start, end),
     )
 
 
@@ -308,12 +313,20 @@ def render_html(data: ReportData) -> str:
         "platforms": bars_chart(stats.platforms),
         "languages": bars_chart(stats.languages),
         "ratings": ratings_chart(data.ratings),
+        "emotions": bars_chart(data.breakdowns.emotion.counts, data.breakdowns.emotion.negative_counts),
     }
     scored = sum(stats.sentiment.get(k, 0) for k in ("negative", "neutral", "positive"))
     return (
         _environment()
         .get_template("report.html.j2")
-        .render(data=data, stats=stats, charts=charts, colors=COLORS, scored=scored)
+        .render(
+            data=data,
+            stats=stats,
+            charts=charts,
+            colors=COLORS,
+            scored=scored,
+            sentiment_labels=SENTIMENT_LABELS,
+        )
     )
 
 

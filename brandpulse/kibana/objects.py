@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -583,6 +583,57 @@ def _topic_panels() -> list[Lens]:
     ]
 
 
+#: mentions that carry an emotion (absent for languages without useful emotion quality)
+HAS_EMOTION = "emotion.label : *"
+NEGATIVE_WITH_EMOTION = 'sentiment.label : "negative" and emotion.label : *'
+NEGATIVE_ANGER = 'sentiment.label : "negative" and emotion.label : "anger"'
+
+
+def _language_panels() -> list[Lens]:
+    """Sentiment share per language, emotion among negatives, both per language in a table."""
+    lang = ("lang", terms("lang", "Language", size=12, order_by="mentions"))
+    return [
+        single_layer_xy(
+            "brandpulse-lens-sentiment-by-language",
+            "Sentiment by language",
+            "bar_horizontal_percentage_stacked",
+            MENTIONS_VIEW,
+            lang,
+            [("mentions", count("Mentions"))],
+            split=("sentiment", terms("sentiment.label", "Sentiment", size=3, order_by="mentions")),
+            description="Negative, neutral and positive share of each language's mentions.",
+        ),
+        replace(
+            donut(
+                "brandpulse-lens-emotion-of-negatives",
+                "Emotion of negative mentions",
+                MENTIONS_VIEW,
+                ("emotion", terms("emotion.label", "Emotion", size=9, order_by="mentions")),
+                ("mentions", count("Mentions")),
+            ),
+            query=NEGATIVE_WITH_EMOTION,
+            description="Negative mentions that carry an emotion (none for languages where "
+            "emotion quality is not useful).",
+        ),
+        datatable(
+            "brandpulse-lens-language-sentiment-table",
+            "Sentiment and emotion by language",
+            MENTIONS_VIEW,
+            [
+                lang,
+                ("mentions", count("Mentions")),
+                *share_formula("neg", "Negative share", NEGATIVE).items(),
+                *share_formula("neu", "Neutral share", 'sentiment.label : "neutral"').items(),
+                *share_formula("pos", "Positive share", 'sentiment.label : "positive"').items(),
+                ("emotion", count("With emotion", kql=HAS_EMOTION)),
+                *share_formula(
+                    "anger", "Anger among negatives", NEGATIVE_ANGER, of=NEGATIVE_WITH_EMOTION
+                ).items(),
+            ],
+        ),
+    ]
+
+
 # --- data views, saved search, dashboards --------------------------------------------------
 
 
@@ -669,7 +720,15 @@ def negative_search() -> dict[str, Any]:
         {
             "title": "Negative mentions",
             "description": "Mentions scored negative, newest first.",
-            "columns": ["brands", "platform", "author.handle", "engagement.likes", "text", "url"],
+            "columns": [
+                "brands",
+                "platform",
+                "author.handle",
+                "engagement.likes",
+                "emotion.label",
+                "text",
+                "url",
+            ],
             "sort": [["created_at", "desc"]],
             "hits": 0,
             "version": 1,
@@ -777,20 +836,25 @@ def build_objects(prefix: str = "brandpulse") -> list[dict[str, Any]]:
     """Every saved object, dependencies first; only index titles depend on `prefix`."""
     overview, watch, topics = _overview_panels(), _negative_watch_panels(), _topic_panels()
     reviews = _review_panels()
+    languages = _language_panels()
     objects = [
         data_view(
             MENTIONS_VIEW, f"{prefix}-mentions", "created_at", "brandpulse mentions", {"url": {"id": "url"}}
         ),
         data_view(ALERTS_VIEW, f"{prefix}-alerts", "opened_at", "brandpulse alert episodes"),
         negative_search(),
-        *(lens.saved_object() for lens in [*overview, *watch, *topics, *reviews]),
+        *(lens.saved_object() for lens in [*overview, *watch, *topics, *reviews, *languages]),
         dashboard(
             "brandpulse-dashboard-brand-overview",
             "Brand overview",
-            "Volume, sentiment, topics, authors and languages of brand mentions.",
-            _lens_panels(
-                overview, [(12, 9), (12, 9), (24, 9), (24, 12), (24, 12), (24, 12), (24, 12), (48, 14)]
-            ),
+            "Volume, sentiment, topics, authors and languages of brand mentions; sentiment and "
+            "emotion per language.",
+            [
+                *_lens_panels(
+                    overview, [(12, 9), (12, 9), (24, 9), (24, 12), (24, 12), (24, 12), (24, 12), (48, 14)]
+                ),
+                *_lens_panels(languages, [(24, 12), (24, 12), (48, 12)]),
+            ],
         ),
         dashboard(
             "brandpulse-dashboard-negative-watch",

@@ -16,7 +16,7 @@ from elasticsearch import helpers
 from typer.testing import CliRunner
 
 from brandpulse.cli.analyst import app
-from brandpulse.core.mention import Mention
+from brandpulse.core.mention import Emotion, Mention
 
 pytestmark = pytest.mark.integration
 
@@ -62,8 +62,20 @@ def week_of_mentions(seed: int = 3) -> list[Mention]:
                     topics=[{"id": topic, "label": topic}],
                 )
             )
+            if out[-1].lang != "fr":  # French: no emotion, as for a language without useful quality
+                out[-1] = out[-1].model_copy(update={"emotion": Emotion(**_emotion(label, n))})
         hour += timedelta(hours=1)
     return out
+
+
+EMOTIONS = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust", "optimism")
+
+
+def _emotion(label: str, n: int) -> dict:
+    """A fixture emotion (no model): negatives anger two times in three, else sadness; others joy."""
+    top = ("anger" if n % 3 else "sadness") if label == "negative" else "joy"
+    scores = {e: 0.9 if e == top else 0.05 for e in EMOTIONS}
+    return {"label": top, "score": 0.9, "scores": scores}
 
 
 def week_of_reviews() -> list[Mention]:
@@ -175,8 +187,36 @@ def test_report_figures_come_from_the_index(report) -> None:
     negatives = sum(m.sentiment.label == "negative" for m in mentions)
     assert f'<div class="value">{negatives:,}</div>' in html
     assert "Negative spike: &lt;delivery&gt; complaints" in html  # the alert episode
-    # timeline, topics, platforms, languages, ratings beside social
-    assert html.count('src="data:image/png;base64,') == 5
+    # timeline, topics, platforms, languages, ratings beside social, emotions
+    assert html.count('src="data:image/png;base64,') == 6
+
+
+def test_report_shows_sentiment_per_language(report) -> None:
+    path, mentions = report
+    html = path.read_text(encoding="utf-8")
+    table = html.split('id="languages"')[1].split("</table>")[0]
+    for lang in ("en", "de", "fr"):
+        mine = [m for m in mentions if m.lang == lang]
+        row = table.split(f"<td><code>{lang}</code></td>")[1].split("</tr>")[0]
+        assert f'<td class="n">{len(mine):,}</td>' in row
+        for label in ("negative", "neutral", "positive"):
+            share = sum(m.sentiment.label == label for m in mine) / len(mine)
+            assert f'<td class="n">{share * 100:.1f}%</td>' in row
+
+
+def test_report_shows_emotion_and_anger_among_negatives(report) -> None:
+    path, mentions = report
+    html = path.read_text(encoding="utf-8")
+    section = html.split('id="emotion"')[1].split("<h2")[0]
+    with_emotion = [m for m in mentions if m.emotion is not None]
+    negatives = [m for m in with_emotion if m.sentiment.label == "negative"]
+    anger = sum(m.emotion.label == "anger" for m in negatives) / len(negatives)
+    assert f"{len(with_emotion):,} of {len(mentions):,} mentions carry an emotion" in section
+    assert (
+        f"Among the {len(negatives):,} negative ones: anger {anger * 100:.1f}%, the most frequent emotion"
+        in section
+    )
+    assert 'alt="mentions per emotion, negative in red"' in section
 
 
 def test_report_sets_review_ratings_beside_the_social_negative_share(report) -> None:

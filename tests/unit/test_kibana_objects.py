@@ -162,3 +162,42 @@ def test_review_dashboard_sets_ratings_beside_social_negative_share(objects: lis
     table = by_id["brandpulse-lens-ratings-by-brand"]["attributes"]["state"]["visualization"]
     shown = [c["columnId"] for c in table["columns"]]
     assert shown == ["brand", "reviews", "rating", "low", "social"]  # formula parts stay hidden
+
+
+def test_overview_shows_sentiment_and_emotion_per_language(objects: list[dict]) -> None:
+    """Issue 16: negative/neutral/positive share per language; emotion of negatives (anger share)."""
+    by_id = {o["id"]: o for o in objects}
+    panel_ids = {r["id"] for r in by_id["brandpulse-dashboard-brand-overview"]["references"]}
+    wanted = {
+        "brandpulse-lens-sentiment-by-language",
+        "brandpulse-lens-emotion-of-negatives",
+        "brandpulse-lens-language-sentiment-table",
+    }
+    assert wanted <= panel_ids
+    bars = by_id["brandpulse-lens-sentiment-by-language"]["attributes"]["state"]["visualization"]
+    assert bars["layers"][0]["seriesType"] == "bar_horizontal_percentage_stacked"
+    donut = by_id["brandpulse-lens-emotion-of-negatives"]["attributes"]["state"]
+    assert donut["query"]["query"] == 'sentiment.label : "negative" and emotion.label : *'
+    layers = by_id["brandpulse-lens-language-sentiment-table"]["attributes"]["state"]["datasourceStates"][
+        "formBased"
+    ]["layers"]
+    formulas = [
+        c["params"]["formula"]
+        for layer in layers.values()
+        for c in layer["columns"].values()
+        if c["operationType"] == "formula"
+    ]
+    assert (
+        'count(kql=\'sentiment.label : "negative" and emotion.label : "anger"\') / '
+        "count(kql='sentiment.label : \"negative\" and emotion.label : *')"
+    ) in formulas
+    table = by_id["brandpulse-lens-language-sentiment-table"]["attributes"]["state"]["visualization"]
+    assert [c["columnId"] for c in table["columns"]] == [
+        "lang",
+        "mentions",
+        "neg",
+        "neu",
+        "pos",
+        "emotion",
+        "anger",
+    ]
