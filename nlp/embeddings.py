@@ -23,13 +23,14 @@ class E5Embedder:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        from nlp.e5_base import ensure_encoder
+        from nlp.e5_base import ensure_encoder, quiet_loading
         from nlp.sentiment import _bf16_supported, _torch_threads
 
         torch.set_num_threads(_torch_threads())
         path = ensure_encoder()
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).eval()
+        with quiet_loading():  # mean pooling: the pooler layer is not used (nor loaded)
+            self.model = AutoModel.from_pretrained(path, add_pooling_layer=False).eval()
         if _bf16_supported():
             self.model = self.model.to(torch.bfloat16)
         self.batch_size = batch_size
