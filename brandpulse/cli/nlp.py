@@ -134,7 +134,9 @@ def train_sentiment(
         bar.update(done - bar.n)
 
     if encoder_from is not None:
-        result, history_from = _reuse_encoder(encoder_from, examples, settings, name, version, out)
+        result, history_from = _reuse_encoder(
+            encoder_from, examples, settings, name, version, out, len(emotion_examples)
+        )
     else:
         result = train(examples, name, version, settings, progress, emotion_examples)
         for bar in bars.values():
@@ -195,7 +197,7 @@ def train_sentiment(
     )
 
 
-def _reuse_encoder(source: Path, examples, settings, name: str, version: str, out: Path):
+def _reuse_encoder(source: Path, examples, settings, name: str, version: str, out: Path, n_emotion: int = 0):
     """A TrainResult-like record for a transformer trained earlier by this command.
 
     Its weights are copied into ``out`` under the new name and version; the
@@ -217,10 +219,11 @@ def _reuse_encoder(source: Path, examples, settings, name: str, version: str, ou
                 param_hint="--encoder-from",
             )
     hold, fit = split_holdout(len(examples), settings)
-    if metrics.get("n_holdout") != len(hold):
+    held_emotion = len(split_holdout(n_emotion, settings)[0])  # training holds these out too
+    if metrics.get("n_holdout") != len(hold) + held_emotion:
         raise typer.BadParameter(
             f"{source} held out {metrics.get('n_holdout')} examples, this data "
-            f"gives {len(hold)}: not the same training files",
+            f"gives {len(hold) + held_emotion}: not the same training files",
             param_hint="--encoder-from",
         )
     out.mkdir(parents=True, exist_ok=True)
