@@ -10,9 +10,23 @@ texts with the same model and the same number of torch threads:
                  id and (for a blended model) the char n-gram blend, per text;
 * ``single``   : our own ``predict([text])`` once per text (batching effect only).
 
+* ``topics``   : the enrich step as it runs with topics: ``enrich_texts`` with the topic
+                 embedder sharing the sentiment model's lower layers (one pass), then
+                 ``nlp.topics.update_topics`` over those embeddings (timed apart);
+* ``topics-alone``: topics the old way, a separate full encoder pass
+                 (``get_embedder().embed``) then ``update_topics``.
+
 Usage: python benchmarks/enrich_benchmark.py [--model default] [--n 600] [--threads 1]
+       [--repeat 3] [--precision auto|fp32|bf16|int8] [--modes batched,pipeline,single]
 Texts come from labelled JSONL (``--data``; default: TweetEval + UMSAB val under
-``$BRANDPULSE_DATA_DIR``, default ``../shared/data``).
+``$BRANDPULSE_DATA_DIR``, default ``../shared/data``), or with ``--sample-brand NAME``
+from the demo's sample data (one brand's mentions, in time order).
+
+It prints the conditions first (CPU model and flags, torch and transformers
+versions, torch's CPU kernels, threads, precision), then one JSON line per run
+(with the load average before and after it and the dtype/kernels the network
+actually used), then the median of the ``--repeat`` runs per mode. Runs
+interleave the modes so that a change in machine load hits them alike.
 """
 
 from __future__ import annotations
@@ -20,8 +34,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -44,19 +60,94 @@ def sample_texts(files: list[Path], n: int, seed: int) -> list[str]:
     return texts[:n]
 
 
+def sample_brand_texts(brand: str, n: int, seed: int) -> list[str]:
+    """The first ``n`` mentions of one brand of the demo's sample data, in time order."""
+    from brandpulse.dev.sample_data import generate
+
+    rows, _ = generate(seed=seed)
+    return [r["text"] for r in rows if brand in (r.get("brands") or [r.get("brand")])][:n]
+
+
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_int8")
+
+
+def conditions() -> dict:
+    """What the figures depend on: CPU, kernels, library versions, threads, load."""
+    import torch
+    import transformers
+
+    cpu, flags = platform.processor(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and not cpu.startswith("AMD") and ":" in line:
+                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "cpu_flags": {f: f in flags for f in CPU_FLAGS},
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "quantized_engine": torch.backends.quantized.engine,
+        "load_avg": os.getloadavg(),
+    }
+
+
+def _topic_docs(texts: list[str]):
+    from datetime import UTC, datetime, timedelta
+
+    from nlp.topics import TopicDoc
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        TopicDoc(id=str(i), text=t, created_at=start + timedelta(seconds=30 * i)) for i, t in enumerate(texts)
+    ]
+
+
 def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
     import torch
 
+    from nlp.quantize import describe
     from nlp.sentiment import create, resolve
 
     warm = texts[:8]
+    extra: dict = {}
+    network = None
     if mode == "batched":
         from nlp.enrich import enrich_texts
 
         model = create(model_ref)
+        network = getattr(model, "model", None)
         enrich_texts(warm, model=model)
         started = time.perf_counter()
         out = enrich_texts(texts, model=model)
+    elif mode in ("topics", "topics-alone"):
+        from nlp.embeddings import get_embedder, shared_embedder
+        from nlp.enrich import enrich_texts
+        from nlp.topics import TopicState, update_topics
+
+        model = create(model_ref)
+        network = getattr(model, "model", None)
+        embedder = shared_embedder(model) if mode == "topics" else get_embedder()
+        if embedder is None:
+            raise SystemExit(f"{model_ref}: cannot share its encoder with the topic embedder")
+        enrich_texts(warm, model=model)
+        embedder.embed(warm)
+        started = time.perf_counter()
+        out = enrich_texts(texts, model=model)
+        enriched = time.perf_counter()
+        assignments = update_topics(TopicState(brand="bench"), _topic_docs(texts), embedder.embed(texts))
+        extra = {
+            "enrich_seconds": round(enriched - started, 2),
+            "topics_seconds": round(time.perf_counter() - enriched, 2),
+            "topics_found": len({a["id"] for a in assignments.values()}),
+        }
     elif mode == "pipeline":
         from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
@@ -88,6 +179,7 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
             from nlp.char_ngrams import CharNgramModel
 
             char, blend_weights = CharNgramModel.load(Path(arg)), spec.blend
+        network = classify.model
         classify(inputs[0])
         started = time.perf_counter()
         out = [
@@ -96,6 +188,7 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
         ]
     elif mode == "single":
         model = create(model_ref)
+        network = getattr(model, "model", None)
         model.predict(warm[:1])
         started = time.perf_counter()
         out = [model.predict([text])[0] for text in texts]
@@ -103,13 +196,19 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
         raise ValueError(mode)
     seconds = time.perf_counter() - started
     assert len(out) == len(texts)
+    kernels = describe(network) if network is not None else {}
     return {
         "mode": mode,
         "n": len(texts),
         "seconds": round(seconds, 2),
         "mentions_per_s": round(len(texts) / seconds, 1),
+        **extra,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "torch_threads": torch.get_num_threads(),
+        "precision": getattr(locals().get("model"), "precision", "fp32"),
+        "param_dtypes": kernels.get("param_dtypes"),
+        "int8_linear": kernels.get("int8_linear"),
+        "attention": kernels.get("attention"),
     }
 
 
@@ -137,11 +236,17 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=600)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per mode; the median is reported")
+    parser.add_argument("--precision", help="BRANDPULSE_INFERENCE_PRECISION for the runs (default: as set)")
     parser.add_argument("--data", type=Path, nargs="*")
+    parser.add_argument("--sample-brand", help="texts: this brand's mentions from the demo's sample data")
     parser.add_argument("--modes", default="batched,pipeline,single")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    texts = sample_texts(args.data or default_files(), args.n, args.seed)
+    if args.sample_brand:
+        texts = sample_brand_texts(args.sample_brand, args.n, args.seed)
+    else:
+        texts = sample_texts(args.data or default_files(), args.n, args.seed)
     if args.worker:
         print(json.dumps(worker(args.worker, args.model, texts)))
         return
@@ -151,41 +256,72 @@ def main() -> None:
         "OMP_NUM_THREADS": str(args.threads),
         "TRANSFORMERS_VERBOSITY": "error",
         "HF_HUB_OFFLINE": "1",
+        "PYTHONWARNINGS": "ignore",
     }
-    rows = []
-    for mode in args.modes.split(","):
-        cmd = [
-            sys.executable,
-            __file__,
-            "--worker",
-            mode,
-            "--model",
-            args.model,
-            "--n",
-            str(args.n),
-            "--seed",
-            str(args.seed),
-            *(["--data", *map(str, args.data)] if args.data else []),
-        ]
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]), flush=True)
-    base = {r["mode"]: r["mentions_per_s"] for r in rows}
-    if "batched" in base:
-        speedups = {
-            f"batched_vs_{m}": round(base["batched"] / v, 2) for m, v in base.items() if m != "batched"
-        }
-        print(
-            json.dumps(
-                {
-                    "model": args.model,
-                    "n": args.n,
+    if args.precision:
+        env["BRANDPULSE_INFERENCE_PRECISION"] = args.precision
+    print(
+        json.dumps(
+            {
+                "conditions": {
+                    **conditions(),
                     "threads": args.threads,
-                    "cpu_count": os.cpu_count(),
-                    **speedups,
+                    "precision": args.precision or os.environ.get("BRANDPULSE_INFERENCE_PRECISION", "auto"),
                 }
-            )
-        )
+            }
+        ),
+        flush=True,
+    )
+    modes = args.modes.split(",")
+    rows: dict[str, list[dict]] = {m: [] for m in modes}
+    for run in range(args.repeat):
+        for mode in modes:
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                mode,
+                "--model",
+                args.model,
+                "--n",
+                str(args.n),
+                "--seed",
+                str(args.seed),
+                *(["--data", *map(str, args.data)] if args.data else []),
+                *(["--sample-brand", args.sample_brand] if args.sample_brand else []),
+            ]
+            before = os.getloadavg()[0]
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+            row = {"run": run + 1, **json.loads(done.stdout.strip().splitlines()[-1])}
+            row["load_before"], row["load_after"] = round(before, 2), round(os.getloadavg()[0], 2)
+            rows[mode].append(row)
+            print(json.dumps(row), flush=True)
+    print(json.dumps(summary(rows, args)))
+
+
+def summary(rows: dict[str, list[dict]], args: argparse.Namespace) -> dict:
+    """Medians per mode over the runs, and the batched speed-ups on the medians."""
+    medians = {
+        mode: {
+            key: statistics.median(r[key] for r in runs)
+            for key in ("mentions_per_s", "peak_rss_mb", "enrich_seconds", "topics_seconds")
+            if all(key in r for r in runs)
+        }
+        for mode, runs in rows.items()
+        if runs
+    }
+    rate = {m: v["mentions_per_s"] for m, v in medians.items()}
+    speedups = {f"batched_vs_{m}": round(rate["batched"] / v, 2) for m, v in rate.items() if m != "batched"}
+    return {
+        "summary": "median of runs",
+        "model": args.model,
+        "n": args.n,
+        "threads": args.threads,
+        "repeat": args.repeat,
+        "medians": medians,
+        **(speedups if "batched" in rate else {}),
+        "load_avg_end": os.getloadavg(),
+    }
 
 
 if __name__ == "__main__":
