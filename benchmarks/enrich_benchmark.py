@@ -76,15 +76,18 @@ def conditions() -> dict:
     import torch
     import transformers
 
-    cpu, flags = platform.processor(), set()
+    info: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and not cpu.startswith("AMD") and ":" in line:
-                cpu = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
+            key, sep, value = line.partition(":")
+            if sep and key.strip() not in info:
+                info[key.strip()] = value.strip()
     except OSError:
         pass
+    flags = set(info.get("flags", "").split())
+    cpu = info.get("model name") or platform.processor()
+    # under a hypervisor the name can be generic ("AMD EPYC"): family/model tell the generation
+    cpu += f" (family {info.get('cpu family', '?')}, model {info.get('model', '?')})"
     return {
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
@@ -95,6 +98,7 @@ def conditions() -> dict:
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "mkldnn": torch.backends.mkldnn.is_available(),
         "quantized_engine": torch.backends.quantized.engine,
+        "mkldnn_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
         "load_avg": os.getloadavg(),
     }
 
@@ -125,7 +129,7 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
         model = create(model_ref)
         network = getattr(model, "model", None)
         enrich_texts(warm, model=model)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         out = enrich_texts(texts, model=model)
     elif mode in ("topics", "topics-alone"):
         from nlp.embeddings import get_embedder, shared_embedder
@@ -139,7 +143,7 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
             raise SystemExit(f"{model_ref}: cannot share its encoder with the topic embedder")
         enrich_texts(warm, model=model)
         embedder.embed(warm)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         out = enrich_texts(texts, model=model)
         enriched = time.perf_counter()
         assignments = update_topics(TopicState(brand="bench"), _topic_docs(texts), embedder.embed(texts))
@@ -181,7 +185,7 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
             char, blend_weights = CharNgramModel.load(Path(arg)), spec.blend
         network = classify.model
         classify(inputs[0])
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         out = [
             plain_one(classify, inp, text, char, blend_weights)
             for inp, text in zip(inputs, texts, strict=True)
@@ -190,11 +194,12 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
         model = create(model_ref)
         network = getattr(model, "model", None)
         model.predict(warm[:1])
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         out = [model.predict([text])[0] for text in texts]
     else:
         raise ValueError(mode)
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     assert len(out) == len(texts)
     kernels = describe(network) if network is not None else {}
     return {
@@ -202,6 +207,9 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
         "n": len(texts),
         "seconds": round(seconds, 2),
         "mentions_per_s": round(len(texts) / seconds, 1),
+        # CPU time of this process (all its threads): what a busy machine inflates least
+        "cpu_seconds": round(cpu_seconds, 2),
+        "mentions_per_cpu_s": round(len(texts) / cpu_seconds, 1),
         **extra,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "torch_threads": torch.get_num_threads(),
@@ -235,7 +243,8 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--n", type=int, default=600)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker process")
+    parser.add_argument("--procs", type=int, default=1, help="worker processes at once (each --n texts)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per mode; the median is reported")
     parser.add_argument("--precision", help="BRANDPULSE_INFERENCE_PRECISION for the runs (default: as set)")
     parser.add_argument("--data", type=Path, nargs="*")
@@ -266,6 +275,7 @@ def main() -> None:
                 "conditions": {
                     **conditions(),
                     "threads": args.threads,
+                    "procs": args.procs,
                     "precision": args.precision or os.environ.get("BRANDPULSE_INFERENCE_PRECISION", "auto"),
                 }
             }
@@ -291,12 +301,38 @@ def main() -> None:
                 *(["--sample-brand", args.sample_brand] if args.sample_brand else []),
             ]
             before = os.getloadavg()[0]
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-            row = {"run": run + 1, **json.loads(done.stdout.strip().splitlines()[-1])}
+            row = {"run": run + 1, **run_workers(cmd, env, args.procs)}
             row["load_before"], row["load_after"] = round(before, 2), round(os.getloadavg()[0], 2)
             rows[mode].append(row)
             print(json.dumps(row), flush=True)
     print(json.dumps(summary(rows, args)))
+
+
+def run_workers(cmd: list[str], env: dict, procs: int) -> dict:
+    """One worker process, or ``procs`` at once (each on the same texts): the aggregate
+    rate is all their mentions over the slowest one's time (processes vs threads)."""
+    started = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(procs)]
+    outs = []
+    for proc in started:
+        stdout, _ = proc.communicate()
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
+        outs.append(json.loads(stdout.strip().splitlines()[-1]))
+    if procs == 1:
+        return outs[0]
+    slowest = max(o["seconds"] for o in outs)
+    total = sum(o["n"] for o in outs)
+    return {
+        **outs[0],
+        "procs": procs,
+        "n": total,
+        "seconds": slowest,
+        "mentions_per_s": round(total / slowest, 1),
+        "cpu_seconds": round(sum(o["cpu_seconds"] for o in outs), 2),
+        "mentions_per_cpu_s": round(total / sum(o["cpu_seconds"] for o in outs), 1),
+        "peak_rss_mb": max(o["peak_rss_mb"] for o in outs),
+        "total_rss_mb": round(sum(o["peak_rss_mb"] for o in outs), 1),
+    }
 
 
 def summary(rows: dict[str, list[dict]], args: argparse.Namespace) -> dict:
@@ -304,7 +340,13 @@ def summary(rows: dict[str, list[dict]], args: argparse.Namespace) -> dict:
     medians = {
         mode: {
             key: statistics.median(r[key] for r in runs)
-            for key in ("mentions_per_s", "peak_rss_mb", "enrich_seconds", "topics_seconds")
+            for key in (
+                "mentions_per_s",
+                "mentions_per_cpu_s",
+                "peak_rss_mb",
+                "enrich_seconds",
+                "topics_seconds",
+            )
             if all(key in r for r in runs)
         }
         for mode, runs in rows.items()
@@ -317,6 +359,7 @@ def summary(rows: dict[str, list[dict]], args: argparse.Namespace) -> dict:
         "model": args.model,
         "n": args.n,
         "threads": args.threads,
+        "procs": getattr(args, "procs", 1),
         "repeat": args.repeat,
         "medians": medians,
         **(speedups if "batched" in rate else {}),

@@ -91,7 +91,7 @@ class E5Embedder:
         *,
         precision: str | None = None,
         shared: tuple[Any, Any, int] | None = None,
-        cache_limit: int = 200_000,
+        cache_limit: int = 50_000,
     ) -> None:
         """``shared``: (tokenizer, front ``BertModel``, cut layer) of a model whose
         embeddings and layers ``[0, cut)`` are the base e5's; ``None``: load the base."""
@@ -141,6 +141,10 @@ class E5Embedder:
         while len(self._cache) > self.cache_limit:
             self._cache.popitem(last=False)
 
+    def forget(self) -> None:
+        """Drop every cached vector."""
+        self._cache.clear()
+
     @property
     def cached(self) -> int:
         """How many vectors wait in the cache."""
@@ -186,6 +190,8 @@ def get_embedder() -> E5Embedder:
 def shared_embedder(model) -> E5Embedder | None:
     """An embedder sharing ``model``'s lower layers, attached to it, or ``None`` where the
     model cannot share (another backend, another base, another prefix or length)."""
+    if getattr(model, "embedder", None) is not None:
+        return model.embedder
     share = getattr(model, "encoder_front", None)
     if share is None:
         return None
