@@ -80,7 +80,8 @@ def test_int8_quantises_every_linear_and_stays_close_to_fp32():
 
 
 def test_fp32_and_bf16_convert_the_whole_network():
-    assert quantize.describe(quantize.prepare(_tiny_classifier(), "fp32"))["param_dtypes"] == {"float32": 39}
+    fp32 = quantize.describe(quantize.prepare(_tiny_classifier(), "fp32"))
+    assert set(fp32["param_dtypes"]) == {"float32"} and fp32["int8_linear"] == 0
     bf16 = quantize.describe(quantize.prepare(_tiny_classifier(), "bf16"))
     assert set(bf16["param_dtypes"]) == {"bfloat16"} and bf16["int8_linear"] == 0
 
@@ -158,3 +159,11 @@ def test_precision_check_flags_any_file_beyond_the_tolerance():
     verdict = check.compare(results, "fp32", 0.3)["int8"]
     assert verdict["worst_drop"] == 0.4 and not verdict["within_tolerance"]
     assert verdict["drops"]["a"] == {"macro_recall": 0.2, "macro_f1": -0.1}
+
+
+def test_unknown_precision_in_the_environment_is_refused_by_name():
+    from brandpulse.core.settings import LocalSettings
+
+    with pytest.raises(ValueError, match="BRANDPULSE_INFERENCE_PRECISION"):
+        LocalSettings.load({"BRANDPULSE_INFERENCE_PRECISION": "fp8"})
+    assert LocalSettings.load({"BRANDPULSE_INFERENCE_PRECISION": "int8"}).inference_precision == "int8"
