@@ -97,10 +97,10 @@ class E5Embedder:
         embeddings and layers ``[0, cut)`` are the base e5's; ``None``: load the base."""
         import torch
 
+        from brandpulse.core.settings import LocalSettings
         from nlp.quantize import inference_precision, load_dtype, prepare
-        from nlp.sentiment import _torch_threads
 
-        torch.set_num_threads(_torch_threads())
+        torch.set_num_threads(LocalSettings.load().torch_threads)
         self.precision = inference_precision(precision)
         if shared is None:
             from transformers import AutoModel, AutoTokenizer
