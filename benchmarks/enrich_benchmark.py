@@ -354,6 +354,13 @@ def summary(rows: dict[str, list[dict]], args: argparse.Namespace) -> dict:
     }
     rate = {m: v["mentions_per_s"] for m, v in medians.items()}
     speedups = {f"batched_vs_{m}": round(rate["batched"] / v, 2) for m, v in rate.items() if m != "batched"}
+    cpu_rate = {m: v["mentions_per_cpu_s"] for m, v in medians.items() if "mentions_per_cpu_s" in v}
+    if "batched" in cpu_rate:
+        speedups |= {
+            f"batched_vs_{m}_cpu_time": round(cpu_rate["batched"] / v, 2)
+            for m, v in cpu_rate.items()
+            if m != "batched"
+        }
     return {
         "summary": "median of runs",
         "model": args.model,

@@ -146,7 +146,7 @@ def test_benchmark_reports_conditions_and_medians():
     }
     out = bench.summary(rows, Namespace(model="default", n=600, threads=1, repeat=3))
     assert out["medians"]["batched"]["mentions_per_s"] == 80
-    assert out["batched_vs_pipeline"] == 4.0
+    assert out["batched_vs_pipeline"] == 4.0 and out["batched_vs_pipeline_cpu_time"] == 4.0
     json.dumps(out)
 
 
