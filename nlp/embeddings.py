@@ -152,14 +152,14 @@ class E5Embedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors in input order: from the cache where a sharing model already
-        computed them (each is used once), encoded now otherwise."""
+        computed them, encoded now otherwise."""
         import torch
 
         inputs = [self.model_text(t) for t in texts]
         out = np.zeros((len(inputs), self.front.config.hidden_size), dtype=np.float32)
         missing = []
         for i, text in enumerate(inputs):
-            hit = self._cache.pop(text, None)
+            hit = self._cache.get(text)  # not popped: a repeated text hits again
             if hit is None:
                 missing.append(i)
             else:
