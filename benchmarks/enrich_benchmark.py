@@ -353,7 +353,11 @@ def summary(rows: dict[str, list[dict]], args: argparse.Namespace) -> dict:
         if runs
     }
     rate = {m: v["mentions_per_s"] for m, v in medians.items()}
-    speedups = {f"batched_vs_{m}": round(rate["batched"] / v, 2) for m, v in rate.items() if m != "batched"}
+    speedups = {}
+    if "batched" in rate:
+        speedups = {
+            f"batched_vs_{m}": round(rate["batched"] / v, 2) for m, v in rate.items() if m != "batched"
+        }
     cpu_rate = {m: v["mentions_per_cpu_s"] for m, v in medians.items() if "mentions_per_cpu_s" in v}
     if "batched" in cpu_rate:
         speedups |= {
@@ -369,7 +373,7 @@ def summary(rows: dict[str, list[dict]], args: argparse.Namespace) -> dict:
         "procs": getattr(args, "procs", 1),
         "repeat": args.repeat,
         "medians": medians,
-        **(speedups if "batched" in rate else {}),
+        **speedups,
         "load_avg_end": os.getloadavg(),
     }
 

@@ -171,3 +171,10 @@ def test_unknown_precision_in_the_environment_is_refused_by_name():
     with pytest.raises(ValueError, match="BRANDPULSE_INFERENCE_PRECISION"):
         LocalSettings.load({"BRANDPULSE_INFERENCE_PRECISION": "fp8"})
     assert LocalSettings.load({"BRANDPULSE_INFERENCE_PRECISION": "int8"}).inference_precision == "int8"
+
+
+def test_benchmark_summary_without_the_batched_mode():
+    bench = _script("enrich_benchmark")
+    rows = {"topics": [{"mentions_per_s": 30, "mentions_per_cpu_s": 31, "topics_seconds": 2.5}]}
+    out = bench.summary(rows, Namespace(model="default", n=10, threads=1, repeat=1))
+    assert out["medians"]["topics"]["topics_seconds"] == 2.5 and not any(k.startswith("batched") for k in out)
