@@ -146,7 +146,11 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
         started, cpu_started = time.perf_counter(), time.process_time()
         out = enrich_texts(texts, model=model)
         enriched = time.perf_counter()
-        assignments = update_topics(TopicState(brand="bench"), _topic_docs(texts), embedder.embed(texts))
+        # pages of 2000 in time order, as brandpulse.pipeline.topics.assign_topics reads them
+        state, docs, assignments = TopicState(brand="bench"), _topic_docs(texts), {}
+        for start in range(0, len(docs), 2000):
+            page = docs[start : start + 2000]
+            assignments |= update_topics(state, page, embedder.embed([d.text for d in page]))
         extra = {
             "enrich_seconds": round(enriched - started, 2),
             "topics_seconds": round(time.perf_counter() - enriched, 2),
