@@ -63,6 +63,8 @@ class CompactEmbedding:
         import torch
 
         class _Bf16Embedding(torch.nn.Module):
+            table: torch.Tensor
+
             def __init__(self, weight: torch.Tensor, padding_idx: int | None) -> None:
                 super().__init__()
                 self.register_buffer("table", weight.detach().to(torch.bfloat16), persistent=False)
