@@ -15,9 +15,10 @@ setup: $(STAMP)
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@echo "==> [1/3] virtual environment in $(VENV)"
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=24.1"
 	@echo "==> [2/3] pinned requirements (first time: ~4 GB, torch included, a few minutes; cached in ~/.cache/pip)"
-	@$(VENV)/bin/pip install --disable-pip-version-check -r requirements.txt -c constraints.txt \
-		| { grep --line-buffered -E '^(Collecting|Downloading|Installing|Successfully)' || true; }
+	@$(VENV)/bin/pip install --disable-pip-version-check --progress-bar raw -r requirements.txt -c constraints.txt \
+		| $(VENV)/bin/python brandpulse/dev/pip_progress.py
 	@echo "==> [3/3] brandpulse itself (editable) and the console script"
 	@$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e . \
 		|| $(VENV)/bin/pip install --disable-pip-version-check -q --no-deps -e .

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from elasticsearch import Elasticsearch
 from pydantic import ValidationError
 
-from alerts.detector import DetectorParams, detect
+from alerts.detector import Detection, DetectorParams, detect
 from alerts.email_render import AlertContent, kibana_discover_url
 from alerts.episodes import (
     Episode,
@@ -35,7 +35,7 @@ from alerts.episodes import (
     pending,
     thread_keys,
 )
-from alerts.explain import grown_terms, grown_topics, reviews_following, top_negative_posts
+from alerts.explain import grown_terms, grown_topics, negative_emotion, reviews_following, top_negative_posts
 from alerts.notifiers import DeliveryError, Notifier
 from alerts.series import fetch_series, first_bucket, floor_bucket
 from alerts.store import AlertStore
@@ -103,18 +103,7 @@ def check_brand(
         history_start = history_from(client, names, brand.name, first, params.bucket_minutes)
         negatives, totals = fetch_series(client, names, brand.name, history_start, end, params.bucket_minutes)
         detection = detect(negatives, totals, history_start, params)
-        episode = store.latest(brand.name)
-        offset = int((first - history_start) / step)
-        for i in range(offset, len(detection)):
-            result = detection.result(i)
-            summary.evaluated += 1
-            summary.fired += int(result.fired)
-            updated, events = advance(episode, result, episode_settings, brand.name)
-            if updated is not None and updated is not episode:
-                if any(e.kind == "open" for e in events):
-                    summary.opened.append(updated.id)
-                store.save(updated)
-            episode = updated
+        judge(store, brand.name, detection, int((first - history_start) / step), episode_settings, summary)
         store.set_last_evaluated(brand.name, end - step, run_id=run_id)
 
     deliver_pending(
@@ -168,13 +157,44 @@ def deliver_pending(
 
 
 def history_from(
-    client: Elasticsearch, names: IndexNames, brand: str, first: datetime, bucket_minutes: int
+    client: Elasticsearch,
+    names: IndexNames,
+    brand: str,
+    first: datetime,
+    bucket_minutes: int,
+    *,
+    history: timedelta = HISTORY,
+    kind: dict | None = None,
 ) -> datetime:
     """Where the detector's series starts for judging buckets from `first` on:
-    `HISTORY` before it, but not before the brand's first mention."""
-    start = first - HISTORY
-    known = first_bucket(client, names, brand, bucket_minutes)
+    `history` before it, but not before the brand's first mention of `kind`
+    (social mentions by default, see `first_bucket`)."""
+    start = first - history
+    known = first_bucket(client, names, brand, bucket_minutes, kind)
     return min(first, max(start, known)) if known is not None else start
+
+
+def judge(
+    store: AlertStore,
+    key: str,
+    detection: Detection,
+    offset: int,
+    episode_settings: EpisodeSettings,
+    summary: CheckSummary,
+) -> None:
+    """Walk the verdicts from index `offset` on through the episode of `key`,
+    saving every change; the same for social and rating checks."""
+    episode = store.latest(key)
+    for i in range(offset, len(detection)):
+        result = detection.result(i)
+        summary.evaluated += 1
+        summary.fired += int(result.fired)
+        updated, events = advance(episode, result, episode_settings, key)
+        if updated is not None and updated is not episode:
+            if any(e.kind == "open" for e in events):
+                summary.opened.append(updated.id)
+            store.save(updated)
+        episode = updated
 
 
 def _around(client, settings, brand, params, bucket_start) -> list:
@@ -225,6 +245,11 @@ def _content(
             kibana_discover_url(kibana_url, brand.name, window_start, window_end) if kibana_url else None
         ),
         reviews_following=following,
+        negative_emotion=(
+            negative_emotion(client, names, brand.name, window_start, window_end)
+            if event.kind != "resolve"
+            else None
+        ),
     )
 
 

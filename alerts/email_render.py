@@ -76,6 +76,34 @@ class ReviewsFollowing:
 
 
 @dataclass(frozen=True)
+class NegativeEmotion:
+    """Emotions of the alert window's negative mentions that carry one (emotion is
+    absent for languages where its measured quality is not useful)."""
+
+    negatives: int  # negative mentions in the window
+    with_emotion: int  # of them, those with an emotion
+    counts: Sequence[tuple[str, int]] = ()  # label, mentions; most frequent first
+
+    def share(self, label: str) -> float:
+        return dict(self.counts).get(label, 0) / self.with_emotion if self.with_emotion else 0.0
+
+    @property
+    def top(self) -> str:
+        return self.counts[0][0] if self.counts else ""
+
+    @property
+    def line(self) -> str:
+        """``42% anger, most often sadness (48%); 31 of 40 negative mentions carry an emotion``."""
+        anger = f"{self.share('anger'):.0%} anger"
+        top = (
+            ", the most frequent emotion"
+            if self.top == "anger"
+            else f", most often {self.top} ({self.share(self.top):.0%})"
+        )
+        return f"{anger}{top}; {self.with_emotion} of {self.negatives} negative mentions carry an emotion"
+
+
+@dataclass(frozen=True)
 class AlertContent:
     """Everything the e-mail says about one episode event.
 
@@ -107,6 +135,8 @@ class AlertContent:
     source: AlertSource = "mentions"
     #: a social alert's line when 1-2 star reviews are already following (None: not shown)
     reviews_following: ReviewsFollowing | None = None
+    #: emotions of the window's negative mentions (None: none carries one, nothing is said)
+    negative_emotion: NegativeEmotion | None = None
 
     @property
     def count_label(self) -> str:

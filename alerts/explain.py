@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from elasticsearch import Elasticsearch
 
-from alerts.email_render import Growth, Post, ReviewsFollowing
+from alerts.email_render import Growth, NegativeEmotion, Post, ReviewsFollowing
 from alerts.series import LOW_STARS, NEGATIVE, RATED_REVIEW, SOCIAL
 from brandpulse.core.settings import IndexNames
 from brandpulse.core.stopwords import STOPWORDS
@@ -205,3 +205,40 @@ def reviews_following(
     if recent < FOLLOW_MIN or recent < FOLLOW_RATIO * expected:
         return None
     return ReviewsFollowing(low=recent, expected=expected, hours=int(FOLLOW_WINDOW.total_seconds() // 3600))
+
+
+_LABEL = re.compile(r"[^a-z_-]+")
+
+
+def negative_emotion(
+    client: Elasticsearch, names: IndexNames, brand: str, start: datetime, end: datetime
+) -> NegativeEmotion | None:
+    """Emotion labels of the window's negative social mentions; None when none of
+    them carries an emotion (the e-mail then says nothing about emotion)."""
+    found = client.search(
+        index=names.mentions,
+        size=0,
+        query=_window(brand, start, end, NEGATIVE),
+        aggs={
+            "emotion": {
+                "filter": {"exists": {"field": "emotion.label"}},
+                "aggs": {"labels": {"terms": {"field": "emotion.label", "size": 12}}},
+            }
+        },
+        track_total_hits=True,
+        ignore_unavailable=True,
+    )
+    emotion = (found.get("aggregations") or {}).get("emotion") or {}
+    with_emotion = int(emotion.get("doc_count") or 0)
+    if not with_emotion:
+        return None
+    total = found["hits"]["total"]
+    counts: dict[str, int] = {}
+    for bucket in (emotion.get("labels") or {}).get("buckets", []):
+        label = _LABEL.sub("", str(bucket["key"]).lower())[:24] or "other"  # labels are a closed set
+        counts[label] = counts.get(label, 0) + int(bucket["doc_count"])
+    return NegativeEmotion(
+        negatives=int(total["value"] if isinstance(total, dict) else total),
+        with_emotion=with_emotion,
+        counts=tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )

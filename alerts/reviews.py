@@ -23,13 +23,13 @@ from datetime import datetime, timedelta
 
 from elasticsearch import Elasticsearch
 
-from alerts.check import CheckSummary, deliver_pending
+from alerts.check import CheckSummary, deliver_pending, history_from, judge
 from alerts.detector import DetectorParams, detect
 from alerts.email_render import AlertContent, Post
-from alerts.episodes import Episode, EpisodeEvent, EpisodeSettings, advance, thread_keys
+from alerts.episodes import Episode, EpisodeEvent, EpisodeSettings, thread_keys
 from alerts.explain import reviews_following as reviews_following  # the social e-mail's line
 from alerts.notifiers import Notifier
-from alerts.series import LOW_STARS, fetch_rating_series, floor_bucket
+from alerts.series import LOW_STARS, RATED_REVIEW, fetch_rating_series, floor_bucket
 from alerts.store import AlertStore
 from brandpulse.core.config import Brand
 from brandpulse.core.settings import IndexNames, Settings
@@ -94,24 +94,17 @@ def check_reviews(
         summary.skipped_buckets = int((end - catch_up - first) / step)
         first = end - catch_up
     if first < end:
-        history_start = first - HISTORY
+        # no history before the first rated review: zeros there are not a baseline
+        history_start = history_from(
+            client, names, brand.name, first, params.bucket_minutes, history=HISTORY, kind=RATED_REVIEW
+        )
         low, totals = fetch_rating_series(
             client, names, brand.name, history_start, end, params.bucket_minutes
         )
         if not totals.any():
             return None  # no reviews for this brand (no review source): nothing to judge
         detection = detect(low, totals, history_start, params)
-        episode = store.latest(key)
-        for i in range(int((first - history_start) / step), len(detection)):
-            result = detection.result(i)
-            summary.evaluated += 1
-            summary.fired += int(result.fired)
-            updated, events = advance(episode, result, episode_settings, key)
-            if updated is not None and updated is not episode:
-                if any(e.kind == "open" for e in events):
-                    summary.opened.append(updated.id)
-                store.save(updated)
-            episode = updated
+        judge(store, key, detection, int((first - history_start) / step), episode_settings, summary)
         store.set_last_evaluated(key, end - step, run_id=run_id)
     deliver_pending(
         brand, store, notifiers, summary, lambda e, ev: _content(client, names, brand, e, ev, params), key=key

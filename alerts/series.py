@@ -41,9 +41,10 @@ def fetch_series(
 
 
 def first_bucket(
-    client: Elasticsearch, names: IndexNames, brand: str, bucket_minutes: int
+    client: Elasticsearch, names: IndexNames, brand: str, bucket_minutes: int, kind: dict | None = None
 ) -> datetime | None:
-    """Start of the bucket that holds the brand's first mention (None without any).
+    """Start of the bucket that holds the brand's first mention of `kind` (default:
+    social mentions; `RATED_REVIEW` for the rating series), None without any.
 
     Before it the brand has no history, which is not the same as a history of
     zeros: a baseline padded with zeros would make every ordinary day look like
@@ -51,7 +52,7 @@ def first_bucket(
     result = client.search(
         index=names.mentions,
         size=0,
-        query={"bool": {"filter": [{"term": {"brands": brand}}, SOCIAL]}},
+        query={"bool": {"filter": [{"term": {"brands": brand}}, SOCIAL if kind is None else kind]}},
         aggs={"first": {"min": {"field": "created_at"}}},
         ignore_unavailable=True,
     )

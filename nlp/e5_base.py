@@ -15,6 +15,8 @@ import json
 import os
 import shutil
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,3 +230,22 @@ def ensure_encoder() -> Path:
                 raise
             shutil.rmtree(tmp)
     return target
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Load Hugging Face models without their console noise: no "Loading weights"
+    bars and no LOAD REPORT (it lists the head a model is about to be given as
+    "missing" and says "consider training"); real errors still show."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from nlp.e5_base import BASE_NAME, ensure_encoder
+from nlp.e5_base import BASE_NAME, ensure_encoder, quiet_loading
 from nlp.training.labelled import LABELS
 
 DELTA_FILE = "sentiment.safetensors"
@@ -67,12 +67,9 @@ def new_classifier(labels: tuple[str, ...] = LABELS, dtype=None):
     so a float32 copy never sits in memory.
     """
     from transformers import AutoTokenizer, BertForSequenceClassification
-    from transformers.utils import logging as hf_logging
 
     base = ensure_encoder()
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the new head is reported as "missing" weights
-    try:
+    with quiet_loading():  # the new head would be reported as "missing" weights
         model = BertForSequenceClassification.from_pretrained(
             base,
             dtype=dtype,
@@ -80,8 +77,6 @@ def new_classifier(labels: tuple[str, ...] = LABELS, dtype=None):
             id2label=dict(enumerate(labels)),
             label2id={label: i for i, label in enumerate(labels)},
         )
-    finally:
-        hf_logging.set_verbosity(verbosity)
     return AutoTokenizer.from_pretrained(base), model
 
 

@@ -105,11 +105,14 @@ class E5Embedder:
         if shared is None:
             from transformers import AutoModel, AutoTokenizer
 
-            from nlp.e5_base import ensure_encoder
+            from nlp.e5_base import ensure_encoder, quiet_loading
 
             path = ensure_encoder()
             self.tokenizer = AutoTokenizer.from_pretrained(path)
-            bert = prepare(AutoModel.from_pretrained(path, dtype=load_dtype(self.precision)), self.precision)
+            with quiet_loading():  # mean pooling: the pooler layer is not used (nor loaded)
+                dtype = load_dtype(self.precision)
+                base = AutoModel.from_pretrained(path, dtype=dtype, add_pooling_layer=False)
+            bert = prepare(base, self.precision)
             self.front, self.cut, self.top = bert, bert.config.num_hidden_layers, torch.nn.ModuleList()
         else:
             self.tokenizer, self.front, self.cut = shared

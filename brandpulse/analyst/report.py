@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 from elasticsearch import Elasticsearch
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from brandpulse.analyst.breakdowns import Breakdowns, breakdowns
+from brandpulse.analyst.ratings import RatingSummary, rating_summary
 from brandpulse.analyst.search import (
     MentionFilter,
     Stats,
@@ -34,6 +36,7 @@ from brandpulse.core.settings import IndexNames
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 COLORS = {"negative": "#c0392b", "neutral": "#95a5a6", "positive": "#27ae60", "unscored": "#d5d8dc"}
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 
 @dataclass
@@ -71,6 +74,10 @@ class ReportData:
     newest: datetime | None = None
     #: how the window was chosen, e.g. "the last 7 days, the default"
     window_note: str | None = None
+    #: social negative share and review ratings per day
+    ratings: RatingSummary = field(default_factory=RatingSummary)
+    #: sentiment per language, emotion shares
+    breakdowns: Breakdowns = field(default_factory=Breakdowns)
 
 
 def safe_url(url: str | None) -> str | None:
@@ -169,6 +176,8 @@ def gather(
         episodes=alert_episodes(client, names, brand, start, end),
         newest=None if stats.total else newest_mention(client, names, brand),
         window_note=window_note,
+        ratings=rating_summary(client, names, brand, start, end),
+        breakdowns=breakdowns(client, names, brand, start, end),
     )
 
 
@@ -219,6 +228,48 @@ def timeline_chart(stats: Stats) -> str | None:
     return _png(fig)
 
 
+def ratings_chart(ratings: RatingSummary) -> str | None:
+    """Per day: the 1-2 star share of reviews against the social negative share (left
+    axis, %), the average rating (right axis, stars). None when no review is rated."""
+    if not ratings.reviews:
+        return None
+    from matplotlib import dates as mdates
+
+    fig, ax = _figure(10, 2.8)
+    days = [d.day for d in ratings.days]
+
+    def pct(values: list[float | None]) -> list[float]:
+        return [float("nan") if v is None else 100 * v for v in values]
+
+    ax.plot(
+        days,
+        pct([d.social_negative_share for d in ratings.days]),
+        color=COLORS["negative"],
+        marker=".",
+        label="social negative share",
+    )
+    ax.plot(
+        days,
+        pct([d.low_share for d in ratings.days]),
+        color="#8e44ad",
+        marker="s",
+        markersize=4,
+        label="1-2 star share of reviews",
+    )
+    ax.set_ylabel("%")
+    ax.set_ylim(bottom=0)
+    right = ax.twinx()
+    stars = [float("nan") if d.average_rating is None else d.average_rating for d in ratings.days]
+    right.plot(days, stars, color="#f39c12", linestyle="--", marker="*", label="average rating")
+    right.set_ylim(1, 5)
+    right.set_ylabel("stars")
+    right.spines["top"].set_visible(False)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    lines = ax.get_lines() + right.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="upper left", frameon=False, ncols=3)
+    return _png(fig)
+
+
 def bars_chart(
     values: dict[str, int], negative: dict[str, int] | None = None, width: float = 4.4
 ) -> str | None:
@@ -261,12 +312,21 @@ def render_html(data: ReportData) -> str:
         ),
         "platforms": bars_chart(stats.platforms),
         "languages": bars_chart(stats.languages),
+        "ratings": ratings_chart(data.ratings),
+        "emotions": bars_chart(data.breakdowns.emotion.counts, data.breakdowns.emotion.negative_counts),
     }
     scored = sum(stats.sentiment.get(k, 0) for k in ("negative", "neutral", "positive"))
     return (
         _environment()
         .get_template("report.html.j2")
-        .render(data=data, stats=stats, charts=charts, colors=COLORS, scored=scored)
+        .render(
+            data=data,
+            stats=stats,
+            charts=charts,
+            colors=COLORS,
+            scored=scored,
+            sentiment_labels=SENTIMENT_LABELS,
+        )
     )
 
 

@@ -20,8 +20,8 @@ from rich.table import Table
 app = typer.Typer(no_args_is_help=True)
 kibana_app = typer.Typer(help="Kibana dashboards (saved objects).", no_args_is_help=True)
 app.add_typer(kibana_app, name="kibana")
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)  # never break a path or id mid-word
+out = Console(soft_wrap=True)
 
 PROGRESS_ABOVE = 10_000  # exports larger than this show a progress bar
 

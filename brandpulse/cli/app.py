@@ -43,8 +43,8 @@ app.add_typer(nlp_cli.app)  # train-sentiment, eval-sentiment, detect-language
 alerts_app = typer.Typer(help="Negative-spike alerts.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(quarantine_cli.app, name="quarantine")
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)  # never break a path or id mid-word
+out = Console(soft_wrap=True)
 
 ConfigOpt = Annotated[
     Path | None,

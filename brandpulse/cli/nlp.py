@@ -226,40 +226,79 @@ def eval_sentiment(
     ] = "default",
     by_language: Annotated[
         Path | None,
-        typer.Option("--by-language", help="Folder of <language>/<split>.jsonl: score each language."),
+        typer.Option(
+            "--by-language",
+            help="Folder of <name>/<split>.jsonl (nested folders too): score each file.",
+        ),
     ] = None,
-    split: str = "val",
+    split: Annotated[str, typer.Option(help="File name under --by-language: <split>.jsonl.")] = "val",
+    glob: Annotated[
+        str | None,
+        typer.Option("--glob", help="Files under --by-language matching this glob instead of --split."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Score only the first N rows of each file.")
+    ] = None,
 ) -> None:
-    """Confusion matrix, then one JSON line: n, macro_recall, macro_f1, accuracy, posts_per_s."""
+    """Confusion matrix, then one JSON line: n, macro_recall, macro_f1, accuracy, posts_per_s, labels.
+
+    A file whose labels are a subset (two-class data) is scored over the labels
+    present in it: argmax over those labels, macro averages over them; the
+    output says so.
+    """
     from nlp.sentiment import create
-    from nlp.training.evaluation import Evaluation, by_language_summary, evaluate, evaluate_by_language
-    from nlp.training.labelled import read_many
-    from nlp.training.metrics import format_confusion
+    from nlp.training.evaluation import (
+        Evaluation,
+        by_language_summary,
+        evaluate,
+        labelled_files,
+        scored_over,
+    )
+    from nlp.training.labelled import read_jsonl, read_many
+    from nlp.training.metrics import format_confusion, sub_matrix
 
     files = _files(data, more)
     if not files and by_language is None:
         raise typer.BadParameter("give --data FILE or --by-language DIR")
+    if glob is not None and by_language is None:
+        raise typer.BadParameter("--glob needs --by-language DIR", param_hint="--glob")
+    found: dict[str, Path] = {}
+    if by_language is not None:
+        if not by_language.is_dir():
+            raise typer.BadParameter(f"{by_language} is not a folder", param_hint="--by-language")
+        try:
+            found, skipped = labelled_files(by_language, split, glob)
+        except FileNotFoundError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--by-language") from exc
+        for path in skipped:
+            typer.echo(f"skipped {path}: not a sentiment file (no 'label')", err=True)
     scorer = create(model)
-    meta = {"model": scorer.name, "model_version": scorer.version}
+    meta: dict[str, object] = {"model": scorer.name, "model_version": scorer.version}
+    if limit is not None:
+        meta["limit"] = limit
 
-    def show(title: str, ev: Evaluation) -> None:
-        typer.echo(f"== {title}")
-        typer.echo(format_confusion(ev.matrix))
+    def show(title: str | None, ev: Evaluation) -> None:
+        if title:
+            typer.echo(f"== {title}")
+        typer.echo(scored_over(ev.labels))
+        typer.echo(format_confusion(sub_matrix(ev.matrix, ev.labels), ev.labels))
         typer.echo(json.dumps(ev.summary()))
 
     if by_language is not None:
-        results = evaluate_by_language(scorer, by_language, split)
-        for lang, ev in results.items():
-            show(lang, ev)
+        results = {}
+        for name, path in found.items():
+            results[name] = evaluate(scorer, read_jsonl(path, limit))
+            show(name, results[name])
         summary = by_language_summary(results)
         if files:
-            ev = evaluate(scorer, read_many(files))
+            ev = evaluate(scorer, read_many(files, limit))
             show(", ".join(map(str, files)), ev)
             summary["data"] = ev.summary()
         typer.echo(json.dumps({**summary, **meta}))
         return
-    ev = evaluate(scorer, read_many(files))
-    typer.echo(format_confusion(ev.matrix))
+    ev = evaluate(scorer, read_many(files, limit))
+    typer.echo(scored_over(ev.labels))
+    typer.echo(format_confusion(sub_matrix(ev.matrix, ev.labels), ev.labels))
     typer.echo(json.dumps({**ev.summary(), **meta}))
 
 

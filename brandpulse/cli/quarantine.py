@@ -14,8 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 app = typer.Typer(help="Quarantined input: list, show, replay after a fix.", no_args_is_help=True)
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)  # never break a path or id mid-word
+out = Console(soft_wrap=True)
 
 BrandOpt = Annotated[str | None, typer.Option("--brand", "-b", help="one brand (default: all)")]
 SourceOpt = Annotated[str | None, typer.Option("--source", "-s", help="one source, e.g. file")]

@@ -162,6 +162,8 @@ class Topic(_Part):
 class Emotion(_Part):
     label: str
     score: float = Field(ge=0.0, le=1.0)
+    #: one score per emotion label (the index maps anger ... trust, optimism)
+    scores: dict[str, float] | None = None
 
 
 class Enrichment(_Part):

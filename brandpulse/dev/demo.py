@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from brandpulse.core.progress import describe, progress_text
 from brandpulse.core.settings import get_settings
 
 
@@ -35,17 +36,47 @@ def run_dag(dag_id: str) -> str:
 DONE_MARKER = "brandpulse-dag-run:"
 
 
-def run_dag_logged(dag_id: str, log_file: Path) -> None:
-    """`run_dag` in a child process whose (verbose) Airflow output goes to `log_file`."""
+def follow_progress(
+    log_file: Path, running: Callable[[], bool], say: Callable[[str], None], poll: float = 0.5
+) -> None:
+    """While `running()`, pass the progress lines that appear in `log_file` to `say`
+    (the rest of Airflow's output stays in the file)."""
+    with log_file.open("r", errors="replace") as source:
+        pending = ""
+        while True:
+            alive = running()
+            chunk = source.read()
+            pending += chunk
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                text = progress_text(line)
+                if text:
+                    say(text)
+            if not alive:
+                return
+            if not chunk:
+                time.sleep(poll)
+
+
+def run_dag_logged(dag_id: str, log_file: Path, say: Callable[[str], None] | None = None) -> None:
+    """`run_dag` in a child process whose (verbose) Airflow output goes to `log_file`;
+    its progress lines (counts, rate, time left) go to `say` as they come."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("w") as sink:
-        done = subprocess.run(
+        child = subprocess.Popen(
             [sys.executable, "-m", "brandpulse.dev.demo", dag_id], stdout=sink, stderr=subprocess.STDOUT
         )
+        follow_progress(log_file, lambda: child.poll() is None, say or (lambda _text: None))
     text = log_file.read_text(errors="replace")
-    if done.returncode != 0 or f"{DONE_MARKER} {dag_id} success" not in text:
+    if child.returncode != 0 or f"{DONE_MARKER} {dag_id} success" not in text:
         tail = "\n".join(text.splitlines()[-30:])
         raise RuntimeError(f"DAG {dag_id} failed; last lines of {log_file}:\n{tail}")
+
+
+def node_message(port: int, built: bool) -> str:
+    """What the demo says before starting the node: the build time only when it builds."""
+    first = "" if built else " (first run builds it from Maven Central: a few minutes)"
+    return f"starting Elasticsearch on 127.0.0.1:{port}{first}"
 
 
 def run_demo(port: int | None, config_path: Path, say: Callable[[str], None]) -> None:
@@ -58,7 +89,7 @@ def run_demo(port: int | None, config_path: Path, say: Callable[[str], None]) ->
         os.environ["BRANDPULSE_ES_PORT"] = str(port)
     settings = get_settings()
 
-    say(f"starting Elasticsearch on 127.0.0.1:{settings.es_port} (first run builds it: a few minutes)")
+    say(node_message(settings.es_port, es_node.is_built()))
     info = es_node.start(port=settings.es_port, state_dir=settings.state_dir / "es")
     say(f"Elasticsearch {info.version} is {info.health}")
 
@@ -70,7 +101,7 @@ def run_demo(port: int | None, config_path: Path, say: Callable[[str], None]) ->
     log_file = settings.state_dir / "airflow" / "demo-dag.log"
     say(f"running the ingest DAG with dag.test() (Airflow's log: {log_file})")
     started = time.monotonic()
-    run_dag_logged("brandpulse_ingest", log_file)
+    run_dag_logged("brandpulse_ingest", log_file, say)
     say(f"ingest DAG finished: success in {time.monotonic() - started:.0f} s")
     run_alerts_replay(incident, say)
 
@@ -109,9 +140,21 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
             f"(local SMTP sink on 127.0.0.1:{sink.port})"
         )
         check_alerts(config, first, client=client, settings=settings, notifiers=[notifier])
-        summaries = check_alerts(
-            config, end, client=client, settings=settings, notifiers=[notifier], catch_up=end - first
-        )
+        summaries = []
+        started = time.monotonic()
+        for n, brand in enumerate(config.brands, 1):
+            [summary] = check_alerts(
+                config,
+                end,
+                brand.name,
+                client=client,
+                settings=settings,
+                notifiers=[notifier],
+                catch_up=end - first,
+            )
+            summaries.append(summary)
+            elapsed = time.monotonic() - started
+            say(describe(f"alerts replay ({brand.name})", n, len(config.brands), elapsed, "brands"))
     for s in summaries:
         say(
             f"alerts {s.brand}: {s.evaluated} buckets judged, {len(s.opened)} episodes opened, "
@@ -142,7 +185,7 @@ def run_alerts_replay(incident: dict, say: Callable[[str], None]) -> None:
     )
     hit = alerts[0][1] if alerts else None
     if hit is None:
-        say(f"[red]the incident ({incident['kind']}, onset {onset:%Y-%m-%d %H:%M}) was NOT detected[/]")
+        say(f"WARNING: the incident ({incident['kind']}, onset {onset:%Y-%m-%d %H:%M}) was NOT detected")
     else:
         alerted = alerts[0][0] + timedelta(minutes=hit.bucket_minutes)  # the bucket closes, the check runs
         delay = (alerted - onset).total_seconds() / 60
@@ -172,7 +215,7 @@ def report_review_drop(store, incident: dict, social_alert, say: Callable[[str],
     episodes = [e for e in store.episodes(review_key(incident["brand"])) if e.opened_at >= onset]
     say(f"social alert: {social_alert:%Y-%m-%d %H:%M} UTC (negative mentions)")
     if not episodes:
-        say("[red]the review drop that follows the incident was NOT detected[/]")
+        say("WARNING: the review drop that follows the incident was NOT detected")
         return
     first = episodes[0]
     alerted = first.opened_at + timedelta(minutes=first.bucket_minutes)

@@ -113,6 +113,11 @@ def lib_dir() -> Path:
     return cache_dir() / "es-node" / source_key() / "lib"
 
 
+def is_built() -> bool:
+    """Whether the launcher for this checkout's sources is already built (no Maven run)."""
+    return (lib_dir() / _COMPLETE_MARKER).exists()
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)

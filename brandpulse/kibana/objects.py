@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,12 @@ PANEL_VERSION = "8.9.0"
 RECORDS = "___records___"  # Lens' pseudo-field of `count`
 
 NEGATIVE = 'sentiment.label : "negative"'
+#: social mentions (everything but app-store reviews) and their negative part
+SOCIAL = 'not kind : "review"'
+SOCIAL_NEGATIVE = 'sentiment.label : "negative" and not kind : "review"'
+#: reviews with a star rating, and the 1-2 star ones
+RATED = "review.rating : *"
+LOW_STARS = "review.rating : 1 or review.rating : 2"
 
 #: The alerts index fields (indexing/templates/alerts.json holds exactly these).
 ALERT_FIELDS: dict[str, str] = {
@@ -55,7 +61,7 @@ ALERT_FIELDS: dict[str, str] = {
 # --- Lens columns ------------------------------------------------------------------------
 
 
-def date_histogram(field: str) -> dict[str, Any]:
+def date_histogram(field: str, interval: str = "auto") -> dict[str, Any]:
     return {
         "label": field,
         "dataType": "date",
@@ -63,7 +69,7 @@ def date_histogram(field: str) -> dict[str, Any]:
         "sourceField": field,
         "isBucketed": True,
         "scale": "interval",
-        "params": {"interval": "auto", "includeEmptyRows": True, "dropPartials": False},
+        "params": {"interval": interval, "includeEmptyRows": True, "dropPartials": False},
     }
 
 
@@ -128,15 +134,18 @@ def metric(operation: str, field: str, label: str) -> dict[str, Any]:
     }
 
 
-def share_formula(column_id: str, label: str, kql: str) -> dict[str, dict[str, Any]]:
-    """A Lens formula `count(kql='...') / count()` with the hidden columns Lens persists."""
+def share_formula(column_id: str, label: str, kql: str, of: str | None = None) -> dict[str, dict[str, Any]]:
+    """A Lens formula `count(kql='...') / count()` (or `/ count(kql='<of>')`, the share
+    within a subset) with the hidden columns Lens persists."""
     part = f"Part of {label}"
     x0, x1, x2 = (f"{column_id}X{i}" for i in range(3))
-    text = f"count(kql='{kql}') / count()"
+    denominator = f"count(kql='{of}')" if of else "count()"
+    text = f"count(kql='{kql}') / {denominator}"
     hidden_count = {**count(part), "params": {"emptyAsNull": False}}
+    whole = {**hidden_count, "filter": {"query": of, "language": "kuery"}} if of else hidden_count
     return {
         x0: {**hidden_count, "filter": {"query": kql, "language": "kuery"}},
-        x1: hidden_count,
+        x1: whole,
         x2: {
             "label": part,
             "customLabel": True,
@@ -301,6 +310,13 @@ def single_layer_xy(
     )
 
 
+def _visible(columns: dict[str, dict[str, Any]]) -> list[str]:
+    """Column ids a visualisation shows: not the hidden parts of a formula."""
+    hidden = {ref for column in columns.values() for ref in column.get("references", [])}
+    hidden |= {ref for cid in hidden for ref in columns.get(cid, {}).get("references", [])}
+    return [cid for cid in columns if cid not in hidden]
+
+
 def datatable(
     oid: str,
     title: str,
@@ -319,7 +335,7 @@ def datatable(
         visualization={
             "layerId": layer_id,
             "layerType": "data",
-            "columns": [{"columnId": cid, "isTransposed": False} for cid, _ in columns],
+            "columns": [{"columnId": cid, "isTransposed": False} for cid in _visible(dict(columns))],
             "rowHeight": "single",
             "rowHeightLines": 1,
         },
@@ -567,7 +583,107 @@ def _topic_panels() -> list[Lens]:
     ]
 
 
+#: mentions that carry an emotion (absent for languages without useful emotion quality)
+HAS_EMOTION = "emotion.label : *"
+NEGATIVE_WITH_EMOTION = 'sentiment.label : "negative" and emotion.label : *'
+NEGATIVE_ANGER = 'sentiment.label : "negative" and emotion.label : "anger"'
+
+
+def _language_panels() -> list[Lens]:
+    """Sentiment share per language, emotion among negatives, both per language in a table."""
+    lang = ("lang", terms("lang", "Language", size=12, order_by="mentions"))
+    return [
+        single_layer_xy(
+            "brandpulse-lens-sentiment-by-language",
+            "Sentiment by language",
+            "bar_horizontal_percentage_stacked",
+            MENTIONS_VIEW,
+            lang,
+            [("mentions", count("Mentions"))],
+            split=("sentiment", terms("sentiment.label", "Sentiment", size=3, order_by="mentions")),
+            description="Negative, neutral and positive share of each language's mentions.",
+        ),
+        replace(
+            donut(
+                "brandpulse-lens-emotion-of-negatives",
+                "Emotion of negative mentions",
+                MENTIONS_VIEW,
+                ("emotion", terms("emotion.label", "Emotion", size=9, order_by="mentions")),
+                ("mentions", count("Mentions")),
+            ),
+            query=NEGATIVE_WITH_EMOTION,
+            description="Negative mentions that carry an emotion (none for languages where "
+            "emotion quality is not useful).",
+        ),
+        datatable(
+            "brandpulse-lens-language-sentiment-table",
+            "Sentiment and emotion by language",
+            MENTIONS_VIEW,
+            [
+                lang,
+                ("mentions", count("Mentions")),
+                *share_formula("neg", "Negative share", NEGATIVE).items(),
+                *share_formula("neu", "Neutral share", 'sentiment.label : "neutral"').items(),
+                *share_formula("pos", "Positive share", 'sentiment.label : "positive"').items(),
+                ("emotion", count("With emotion", kql=HAS_EMOTION)),
+                *share_formula(
+                    "anger", "Anger among negatives", NEGATIVE_ANGER, of=NEGATIVE_WITH_EMOTION
+                ).items(),
+            ],
+        ),
+    ]
+
+
 # --- data views, saved search, dashboards --------------------------------------------------
+
+
+def _review_panels() -> list[Lens]:
+    """Review ratings beside social negativity, per day and per brand."""
+    day = ("day", date_histogram("created_at", "1d"))
+    low_share = share_formula("low", "1-2 star share of reviews", LOW_STARS, of=RATED)
+    social_share = share_formula("social", "Negative share of social mentions", SOCIAL_NEGATIVE, of=SOCIAL)
+    oid = "brandpulse-lens-reviews-vs-social"
+    layer_id = f"{oid}-layer"
+    return [
+        metric_panel(
+            "brandpulse-lens-average-rating",
+            "Average rating",
+            MENTIONS_VIEW,
+            {"rating": metric("average", "review.rating", "Average rating")},
+            "rating",
+        ),
+        metric_panel(
+            "brandpulse-lens-low-star-share", "1-2 star share", MENTIONS_VIEW, dict(low_share), "low"
+        ),
+        Lens(
+            id=oid,
+            title="1-2 star reviews against social negative share, per day",
+            visualization_type="lnsXY",
+            layers=[Layer(layer_id, MENTIONS_VIEW, {"day": day[1], **low_share, **social_share})],
+            visualization=xy_state("line", [xy_layer(layer_id, "line", "day", ["low", "social"])]),
+        ),
+        single_layer_xy(
+            "brandpulse-lens-average-rating-daily",
+            "Average rating per day",
+            "line",
+            MENTIONS_VIEW,
+            day,
+            [("rating", metric("average", "review.rating", "Average rating"))],
+            query=RATED,
+        ),
+        datatable(
+            "brandpulse-lens-ratings-by-brand",
+            "Ratings and social negativity by brand",
+            MENTIONS_VIEW,
+            [
+                ("brand", terms("brands", "Brand", size=20, order_by="reviews")),
+                ("reviews", count("Rated reviews", kql=RATED)),
+                ("rating", metric("average", "review.rating", "Average rating")),
+                *share_formula("low", "1-2 star share", LOW_STARS, of=RATED).items(),
+                *share_formula("social", "Social negative share", SOCIAL_NEGATIVE, of=SOCIAL).items(),
+            ],
+        ),
+    ]
 
 
 def data_view(oid: str, title: str, time_field: str, name: str, formats: dict | None = None) -> dict:
@@ -604,7 +720,15 @@ def negative_search() -> dict[str, Any]:
         {
             "title": "Negative mentions",
             "description": "Mentions scored negative, newest first.",
-            "columns": ["brands", "platform", "author.handle", "engagement.likes", "text", "url"],
+            "columns": [
+                "brands",
+                "platform",
+                "author.handle",
+                "engagement.likes",
+                "emotion.label",
+                "text",
+                "url",
+            ],
             "sort": [["created_at", "desc"]],
             "hits": 0,
             "version": 1,
@@ -711,20 +835,26 @@ def _lens_panels(lenses: list[Lens], sizes: list[tuple[int, int]]) -> list[Panel
 def build_objects(prefix: str = "brandpulse") -> list[dict[str, Any]]:
     """Every saved object, dependencies first; only index titles depend on `prefix`."""
     overview, watch, topics = _overview_panels(), _negative_watch_panels(), _topic_panels()
+    reviews = _review_panels()
+    languages = _language_panels()
     objects = [
         data_view(
             MENTIONS_VIEW, f"{prefix}-mentions", "created_at", "brandpulse mentions", {"url": {"id": "url"}}
         ),
         data_view(ALERTS_VIEW, f"{prefix}-alerts", "opened_at", "brandpulse alert episodes"),
         negative_search(),
-        *(lens.saved_object() for lens in [*overview, *watch, *topics]),
+        *(lens.saved_object() for lens in [*overview, *watch, *topics, *reviews, *languages]),
         dashboard(
             "brandpulse-dashboard-brand-overview",
             "Brand overview",
-            "Volume, sentiment, topics, authors and languages of brand mentions.",
-            _lens_panels(
-                overview, [(12, 9), (12, 9), (24, 9), (24, 12), (24, 12), (24, 12), (24, 12), (48, 14)]
-            ),
+            "Volume, sentiment, topics, authors and languages of brand mentions; sentiment and "
+            "emotion per language.",
+            [
+                *_lens_panels(
+                    overview, [(12, 9), (12, 9), (24, 9), (24, 12), (24, 12), (24, 12), (24, 12), (48, 14)]
+                ),
+                *_lens_panels(languages, [(24, 12), (24, 12), (48, 12)]),
+            ],
         ),
         dashboard(
             "brandpulse-dashboard-negative-watch",
@@ -740,6 +870,12 @@ def build_objects(prefix: str = "brandpulse") -> list[dict[str, Any]]:
             "Topics",
             "Topic volume over time, emerging topics and sentiment per topic.",
             _lens_panels(topics, [(48, 14), (24, 14), (24, 14)]),
+        ),
+        dashboard(
+            "brandpulse-dashboard-reviews",
+            "Reviews beside social",
+            "App-store ratings per day (average, 1-2 star share) beside social negative share.",
+            _lens_panels(reviews, [(12, 8), (12, 8), (48, 14), (24, 12), (24, 12)]),
         ),
     ]
     return objects

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from elasticsearch import Elasticsearch, helpers
 
+from brandpulse.core.progress import Progress
 from brandpulse.core.settings import IndexNames
 from indexing.pit import pit_pages
 
@@ -69,7 +70,7 @@ def enrich_mentions(
     """Enrich every selected mention once; return counts (an XCom-sized dict)."""
     summary = EnrichSummary(brand=brand, version=version)
     query = pending_query(version, brand, reprocess)
-    client.indices.refresh(index=names.mentions)  # select what was just written, too
+    progress = Progress(f"enrich {brand or 'all brands'}", count_pending(client, names, query))
     for hits in iter_pending(client, names, query, page_size=batch_size):
         summary.selected += len(hits)
         now = datetime.now(UTC).isoformat()
@@ -105,7 +106,9 @@ def enrich_mentions(
         summary.enriched += ok_count - sum(1 for r in results if isinstance(r, Exception))
         if on_batch is not None:
             on_batch(len(hits), summary.failed)
+        progress.advance(len(hits))
     client.indices.refresh(index=names.mentions)
+    progress.finish()
     return summary
 
 

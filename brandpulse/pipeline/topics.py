@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import numpy as np
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
+from brandpulse.core.progress import Progress
 from brandpulse.core.settings import IndexNames
 from brandpulse.core.stopwords import STOPWORDS
 from indexing.pit import pit_pages
@@ -47,14 +48,18 @@ def save_state(client: Elasticsearch, names: IndexNames, state: TopicState) -> N
     client.index(index=names.state, id=_state_id(state.brand), document=body, refresh=True)
 
 
-def _untopiced(client: Elasticsearch, names: IndexNames, brand: str, page_size: int) -> Iterator[list[dict]]:
-    """Enriched mentions of the brand without a topic, oldest first (PIT + search_after)."""
-    query = {
+def _untopiced_query(brand: str) -> dict:
+    return {
         "bool": {
             "filter": [{"term": {"brands": brand}}, {"term": {"enrichment.status": "done"}}],
             "must_not": [{"exists": {"field": "topics.id"}}],
         }
     }
+
+
+def _untopiced(client: Elasticsearch, names: IndexNames, brand: str, page_size: int) -> Iterator[list[dict]]:
+    """Enriched mentions of the brand without a topic, oldest first (PIT + search_after)."""
+    query = _untopiced_query(brand)
     return pit_pages(
         client,
         names.mentions,
@@ -79,6 +84,8 @@ def assign_topics(
     state = load_state(client, names, brand)
     before = {t.id for t in state.topics}
     assigned = relabelled = 0
+    total = client.count(index=names.mentions, query=_untopiced_query(brand))["count"]
+    progress = Progress(f"topics {brand}", total)
     for hits in _untopiced(client, names, brand, page_size):
         docs = [
             TopicDoc(
@@ -104,7 +111,9 @@ def assign_topics(
         assigned += len(hits)
         relabelled += len(others)
         save_state(client, names, state)  # after the updates: a crash re-assigns, never loses
+        progress.advance(len(hits))
     client.indices.refresh(index=names.mentions)
+    progress.finish()
     created = [t.id for t in state.topics if t.id not in before]
     return {
         "brand": brand,

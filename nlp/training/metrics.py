@@ -57,6 +57,12 @@ def mean_file_macro_recall(
     return float(np.mean(recalls)) if recalls else None
 
 
+def sub_matrix(matrix: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    """The rows and columns of a :data:`LABELS` confusion matrix for ``labels`` only."""
+    idx = [LABELS.index(label) for label in labels]
+    return matrix[np.ix_(idx, idx)]
+
+
 def format_confusion(matrix: np.ndarray, labels: Sequence[str] = LABELS) -> str:
     """The confusion matrix as a small text table (rows gold, columns predicted)."""
     width = max(len(label) for label in labels) + 2

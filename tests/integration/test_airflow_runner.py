@@ -177,8 +177,11 @@ def first_alerting_bucket_end(world: World) -> datetime:
 
 
 def test_ingest_dag_under_airflow_dags_test_indexes_and_enriches_the_sample(world: World):
-    world.airflow("dags", "test", "brandpulse_ingest", "2026-11-15T00:00:00+00:00")
+    output = world.airflow("dags", "test", "brandpulse_ingest", "2026-11-15T00:00:00+00:00")
     assert world.run_state("brandpulse_ingest") == "success"
+    # the long steps say how far they are (issue 12.1), and the model loads quietly
+    assert "progress: enrich " in output and "progress: topics " in output
+    assert "LOAD REPORT" not in output and "Consider training" not in output
     es = es_client(world)
     mentions = f"{prefix(world)}-mentions"
     es.indices.refresh(index=mentions)

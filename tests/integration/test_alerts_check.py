@@ -67,6 +67,7 @@ def docs(prefix):
             i += 1
             label = "negative" if spike or rng.random() < 0.15 else "neutral"
             text = "<b>parcel lost</b> acme never arrived" if spike else "acme is fine"
+            extra = {"emotion": _emotion(i)} if spike and i % 4 else {}  # every 4th: a language without
             yield {
                 "_index": f"{prefix}-mentions-write",
                 "_id": f"x:{i}",
@@ -82,9 +83,20 @@ def docs(prefix):
                     "engagement": {"likes": rng.randrange(50), "reposts": rng.randrange(5)},
                     "url": f"https://x.com/i/web/status/{i}",
                     "sentiment": {"label": label, "score": 0.9, "model": "test", "model_version": "1"},
+                    **extra,
                 },
             }
         at += timedelta(minutes=15)
+
+
+def _emotion(i: int) -> dict:
+    """Fixture emotion of a spike post: anger two times in three, else sadness."""
+    label = "sadness" if i % 3 == 0 else "anger"
+    return {
+        "label": label,
+        "score": 0.8,
+        "scores": {"anger": 0.8 if label == "anger" else 0.1, "sadness": 0.5},
+    }
 
 
 @pytest.fixture
@@ -237,3 +249,40 @@ def test_cli_without_smtp_exits_3_and_writes_nothing_outside_the_state_dir(brand
     assert done.returncode == 3, done.stdout + done.stderr
     assert "unsent" in done.stderr and "BRANDPULSE_SMTP_HOST" in done.stderr
     assert {p: sorted(p.rglob("*")) for p in (home, work)} == before
+
+
+def test_the_email_says_the_share_of_anger_among_negatives_and_nothing_without_emotion(
+    brand, ready, settings, smtp
+):
+    from alerts.explain import negative_emotion
+
+    sink, port = smtp
+    kwargs = {
+        "client": ready,
+        "settings": settings,
+        "notifiers": [notifier(port)],
+        "catch_up": timedelta(days=2),
+    }
+    assert not check_brand(brand, SPIKE - timedelta(hours=1), **kwargs).opened
+    summary = check_brand(brand, SPIKE + timedelta(hours=1), **kwargs)
+    assert len(summary.opened) == 1 and len(sink.messages) == 1
+    found = ready.search(
+        index=settings.indices.mentions,
+        size=0,
+        query={"bool": {"filter": [{"exists": {"field": "emotion.label"}}]}},
+        aggs={"labels": {"terms": {"field": "emotion.label"}}},
+    )
+    assert {b["key"] for b in found["aggregations"]["labels"]["buckets"]} == {"anger", "sadness"}
+    msg = sink.messages[0]
+    text = (
+        next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    )
+    html = (
+        next(p for p in msg.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
+    )
+    line = next(line for line in text.splitlines() if line.startswith("Emotion:"))
+    assert "% anger, the most frequent emotion;" in line and "negative mentions carry an emotion" in line
+    assert 'id="negative-emotion"' in html and "% anger, the most frequent emotion" in html
+    # a quiet window before the spike: negatives without emotion, so the e-mail says nothing
+    quiet = negative_emotion(ready, settings.indices, "acme", SPIKE - timedelta(hours=6), SPIKE)
+    assert quiet is None

@@ -83,3 +83,19 @@ def test_mentions_written_just_before_are_selected(ready, settings):
         ],
     )
     assert enrich_mentions(ready, names, fake_enrich, "v1", brand="acme").enriched == 1
+
+
+def test_enrich_reports_progress_with_counts_rate_and_time_left(ready, settings, monkeypatch, caplog):
+    """Issue 12.1: a long enrichment says how far it is (every N seconds and at the end)."""
+    import logging
+
+    monkeypatch.setenv("BRANDPULSE_PROGRESS_SECONDS", "0")  # a line per batch
+    names = settings.indices
+    seed(ready, names, n=30)
+    with caplog.at_level(logging.INFO, logger="brandpulse.progress"):
+        enrich_mentions(ready, names, fake_enrich, "v1", brand="acme", batch_size=8)
+    lines = [r.getMessage() for r in caplog.records if r.name == "brandpulse.progress"]
+    assert lines[0].startswith("progress: enrich acme: 8/30 mentions (27%), ")
+    assert "/s, about " in lines[0] and lines[0].endswith(" left")
+    assert lines[-1].startswith("progress: enrich acme: 30/30 mentions (100%), ")
+    assert "done in" in lines[-1]

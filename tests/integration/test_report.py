@@ -16,7 +16,7 @@ from elasticsearch import helpers
 from typer.testing import CliRunner
 
 from brandpulse.cli.analyst import app
-from brandpulse.core.mention import Mention
+from brandpulse.core.mention import Emotion, Mention
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,48 @@ def week_of_mentions(seed: int = 3) -> list[Mention]:
                     topics=[{"id": topic, "label": topic}],
                 )
             )
+            if out[-1].lang != "fr":  # French: no emotion, as for a language without useful quality
+                out[-1] = out[-1].model_copy(update={"emotion": Emotion(**_emotion(label, n))})
         hour += timedelta(hours=1)
+    return out
+
+
+EMOTIONS = ("anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust", "optimism")
+
+
+def _emotion(label: str, n: int) -> dict:
+    """A fixture emotion (no model): negatives anger two times in three, else sadness; others joy."""
+    top = ("anger" if n % 3 else "sadness") if label == "negative" else "joy"
+    scores = {e: 0.9 if e == top else 0.05 for e in EMOTIONS}
+    return {"label": top, "score": 0.9, "scores": scores}
+
+
+def week_of_reviews() -> list[Mention]:
+    """Rated app-store reviews, four a day; days 5-6 bring 1-2 star ones after the spike."""
+    out: list[Mention] = []
+    for day in range(7):
+        for i in range(4):
+            stars = 1 if day >= 5 and i < 3 else 4 + i % 2
+            out.append(
+                Mention(
+                    platform="appstore",
+                    kind="review",
+                    native_id=f"rev{day}-{i}",
+                    created_at=START + timedelta(days=day, hours=10 + i),
+                    brands=["northwind-coffee"],
+                    text=f"Northwind app review {day}-{i}",
+                    lang="en",
+                    author={"handle": f"reviewer{day}{i}"},
+                    review={"rating": stars, "title": "<i>review</i>"},
+                    sentiment={
+                        "label": "negative" if stars <= 2 else "positive",
+                        "score": 0.9,
+                        "probabilities": {},
+                        "model": "test",
+                        "model_version": "1",
+                    },
+                )
+            )
     return out
 
 
@@ -90,11 +131,12 @@ class Resources(HTMLParser):
 @pytest.fixture
 def report(ready, settings, env, tmp_path) -> tuple[Path, list[Mention]]:
     mentions = week_of_mentions()
+    reviews = week_of_reviews()
     helpers.bulk(
         ready,
         (
             {"_index": settings.indices.mentions_write, "_id": m.id, "_source": m.to_document()}
-            for m in mentions
+            for m in mentions + reviews
         ),
         refresh=True,
     )
@@ -135,7 +177,7 @@ def report(ready, settings, env, tmp_path) -> tuple[Path, list[Mention]]:
         ],
     )
     assert run.exit_code == 0, run.output
-    return out, mentions
+    return out, mentions + reviews
 
 
 def test_report_figures_come_from_the_index(report) -> None:
@@ -145,7 +187,54 @@ def test_report_figures_come_from_the_index(report) -> None:
     negatives = sum(m.sentiment.label == "negative" for m in mentions)
     assert f'<div class="value">{negatives:,}</div>' in html
     assert "Negative spike: &lt;delivery&gt; complaints" in html  # the alert episode
-    assert html.count('src="data:image/png;base64,') == 4  # timeline, topics, platforms, languages
+    # timeline, topics, platforms, languages, ratings beside social, emotions
+    assert html.count('src="data:image/png;base64,') == 6
+
+
+def test_report_shows_sentiment_per_language(report) -> None:
+    path, mentions = report
+    html = path.read_text(encoding="utf-8")
+    table = html.split('id="languages"')[1].split("</table>")[0]
+    for lang in ("en", "de", "fr"):
+        mine = [m for m in mentions if m.lang == lang]
+        row = table.split(f"<td><code>{lang}</code></td>")[1].split("</tr>")[0]
+        assert f'<td class="n">{len(mine):,}</td>' in row
+        for label in ("negative", "neutral", "positive"):
+            share = sum(m.sentiment.label == label for m in mine) / len(mine)
+            assert f'<td class="n">{share * 100:.1f}%</td>' in row
+
+
+def test_report_shows_emotion_and_anger_among_negatives(report) -> None:
+    path, mentions = report
+    html = path.read_text(encoding="utf-8")
+    section = html.split('id="emotion"')[1].split("<h2")[0]
+    with_emotion = [m for m in mentions if m.emotion is not None]
+    negatives = [m for m in with_emotion if m.sentiment.label == "negative"]
+    anger = sum(m.emotion.label == "anger" for m in negatives) / len(negatives)
+    assert f"{len(with_emotion):,} of {len(mentions):,} mentions carry an emotion" in section
+    assert (
+        f"Among the {len(negatives):,} negative ones: anger {anger * 100:.1f}%, the most frequent emotion"
+        in section
+    )
+    assert 'alt="mentions per emotion, negative in red"' in section
+
+
+def test_report_sets_review_ratings_beside_the_social_negative_share(report) -> None:
+    """Issue 14: daily average rating and 1-2 star share beside social negative share;
+    reviews do not count in the social share."""
+    path, mentions = report
+    html = path.read_text(encoding="utf-8")
+    social = [m for m in mentions if m.kind != "review"]
+    reviews = [m for m in mentions if m.kind == "review"]
+    share = sum(m.sentiment.label == "negative" for m in social) / len(social)
+    assert f'Negative share (social)</div><div class="value">{share * 100:.1f}%' in html
+    low = sum(m.review.rating <= 2 for m in reviews)
+    average = sum(m.review.rating for m in reviews) / len(reviews)
+    low_share = low / len(reviews) * 100
+    assert f"{len(reviews)} rated reviews, average {average:.2f} stars, {low_share:.1f}%" in html
+    last_day = (START + timedelta(days=6)).strftime("%Y-%m-%d")
+    row = html.split(f"<td>{last_day}</td>")[1].split("</tr>")[0]
+    assert "2.00" in row and "75.0%" in row  # three 1-star reviews and one 5-star that day
 
 
 def test_report_escapes_user_text_and_loads_nothing(report) -> None:

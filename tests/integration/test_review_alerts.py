@@ -186,3 +186,39 @@ def test_reviews_stay_out_of_the_social_series(ready, settings):
     negatives, totals = fetch_series(ready, names, "acme", WAVE, end, 60)
     low, rated = fetch_rating_series(ready, names, "acme", WAVE, end, 60)
     assert (negatives.sum(), totals.sum()) == (0, 0) and (low.sum(), rated.sum()) == (6, 6)
+
+
+def test_rating_history_starts_at_the_first_review_not_the_first_post(ready, settings, monkeypatch):
+    """Hours before the first rated review are no history of zeros: the rating
+    series starts at the first review even when social posts are older."""
+    import alerts.reviews
+
+    old_post = {
+        "_index": f"{settings.index_prefix}-mentions-write",
+        "_id": "x:old",
+        "_source": {
+            "id": "x:old",
+            "platform": "x",
+            "native_id": "old",
+            "kind": "post",
+            "created_at": (START - timedelta(days=10)).isoformat(),
+            "brands": ["acme"],
+            "text": "acme long ago",
+        },
+    }
+    helpers.bulk(ready, [old_post, *docs(settings.index_prefix, wave=False)], chunk_size=2000, refresh=True)
+    starts = []
+    real = alerts.reviews.fetch_rating_series
+
+    def spy(client, names, brand, start, end, bucket_minutes):
+        starts.append(start)
+        return real(client, names, brand, start, end, bucket_minutes)
+
+    monkeypatch.setattr(alerts.reviews, "fetch_rating_series", spy)
+    check_reviews(_brand(), WAVE, client=ready, settings=settings, notifiers=[], catch_up=timedelta(days=2))
+    first_review = min(
+        datetime.fromisoformat(d["_source"]["created_at"])
+        for d in docs(settings.index_prefix, wave=False)
+        if d["_source"]["kind"] == "review"
+    )
+    assert starts and starts[0] == first_review.replace(minute=0, second=0, microsecond=0)

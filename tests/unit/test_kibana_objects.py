@@ -52,7 +52,7 @@ def test_data_views_and_dashboards_required_by_the_issue(objects: list[dict]) ->
     assert views["brandpulse-mentions"]["timeFieldName"] == "created_at"
     assert views["brandpulse-alerts"]["timeFieldName"] == "opened_at"
     dashboards = {o["attributes"]["title"] for o in objects if o["type"] == "dashboard"}
-    assert dashboards == {"Brand overview", "Negative watch", "Topics"}
+    assert dashboards == {"Brand overview", "Negative watch", "Topics", "Reviews beside social"}
     searches = [o for o in objects if o["type"] == "search"]
     assert len(searches) == 1
     source = json.loads(searches[0]["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
@@ -128,3 +128,76 @@ def test_field_uses_cover_every_kind_of_reference(objects: list[dict]) -> None:
 
 def test_kql_fields_ignores_quoted_values() -> None:
     assert kql_fields('sentiment.label : "neg: ative" and brands:acme') == ["sentiment.label", "brands"]
+
+
+def test_review_dashboard_sets_ratings_beside_social_negative_share(objects: list[dict]) -> None:
+    """Issue 14: daily average rating and 1-2 star share beside the social negative share, per brand."""
+    by_id = {o["id"]: o for o in objects}
+    board = by_id["brandpulse-dashboard-reviews"]
+    panel_ids = {r["id"] for r in board["references"]}
+    assert {"brandpulse-lens-reviews-vs-social", "brandpulse-lens-average-rating-daily"} <= panel_ids
+    assert "brandpulse-lens-ratings-by-brand" in panel_ids
+
+    def formulas(oid: str) -> list[str]:
+        layers = by_id[oid]["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]
+        return [
+            c["params"]["formula"]
+            for layer in layers.values()
+            for c in layer["columns"].values()
+            if c["operationType"] == "formula"
+        ]
+
+    daily = formulas("brandpulse-lens-reviews-vs-social")
+    # the low-star share is over rated reviews only; the social share leaves reviews out
+    assert "count(kql='review.rating : 1 or review.rating : 2') / count(kql='review.rating : *')" in daily
+    assert any('not kind : "review"\') / count(kql=\'not kind : "review"\')' in f for f in daily)
+    layer = next(
+        iter(
+            by_id["brandpulse-lens-reviews-vs-social"]["attributes"]["state"]["datasourceStates"][
+                "formBased"
+            ]["layers"].values()
+        )
+    )
+    assert layer["columns"]["day"]["params"]["interval"] == "1d"
+    table = by_id["brandpulse-lens-ratings-by-brand"]["attributes"]["state"]["visualization"]
+    shown = [c["columnId"] for c in table["columns"]]
+    assert shown == ["brand", "reviews", "rating", "low", "social"]  # formula parts stay hidden
+
+
+def test_overview_shows_sentiment_and_emotion_per_language(objects: list[dict]) -> None:
+    """Issue 16: negative/neutral/positive share per language; emotion of negatives (anger share)."""
+    by_id = {o["id"]: o for o in objects}
+    panel_ids = {r["id"] for r in by_id["brandpulse-dashboard-brand-overview"]["references"]}
+    wanted = {
+        "brandpulse-lens-sentiment-by-language",
+        "brandpulse-lens-emotion-of-negatives",
+        "brandpulse-lens-language-sentiment-table",
+    }
+    assert wanted <= panel_ids
+    bars = by_id["brandpulse-lens-sentiment-by-language"]["attributes"]["state"]["visualization"]
+    assert bars["layers"][0]["seriesType"] == "bar_horizontal_percentage_stacked"
+    donut = by_id["brandpulse-lens-emotion-of-negatives"]["attributes"]["state"]
+    assert donut["query"]["query"] == 'sentiment.label : "negative" and emotion.label : *'
+    layers = by_id["brandpulse-lens-language-sentiment-table"]["attributes"]["state"]["datasourceStates"][
+        "formBased"
+    ]["layers"]
+    formulas = [
+        c["params"]["formula"]
+        for layer in layers.values()
+        for c in layer["columns"].values()
+        if c["operationType"] == "formula"
+    ]
+    assert (
+        'count(kql=\'sentiment.label : "negative" and emotion.label : "anger"\') / '
+        "count(kql='sentiment.label : \"negative\" and emotion.label : *')"
+    ) in formulas
+    table = by_id["brandpulse-lens-language-sentiment-table"]["attributes"]["state"]["visualization"]
+    assert [c["columnId"] for c in table["columns"]] == [
+        "lang",
+        "mentions",
+        "neg",
+        "neu",
+        "pos",
+        "emotion",
+        "anger",
+    ]
