@@ -17,13 +17,13 @@ import numpy as np
 from nlp.language import detect_language
 from nlp.training.metrics import mean_file_macro_recall
 
-GROUPS = ("en", "other")
+GROUPS = ("en", "si", "other")
 GRID = tuple(round(float(w), 2) for w in np.linspace(0.0, 0.6, 13))
 
 
 def language_groups(texts: Sequence[str]) -> list[str]:
-    """``"en"`` or ``"other"`` per text, by detected language."""
-    return ["en" if detect_language(t).lang == "en" else "other" for t in texts]
+    """``"en"``, ``"si"`` (Sinhala script) or ``"other"`` per text, by detected language."""
+    return [g if (g := detect_language(t).lang) in GROUPS else "other" for t in texts]
 
 
 def blend(

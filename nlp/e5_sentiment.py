@@ -19,6 +19,7 @@ from nlp.training.labelled import LABELS
 DELTA_FILE = "sentiment.safetensors"
 CONFIG_FILE = "config.json"
 KIND = "e5-finetuned-top"
+EMOTION_HEAD = "emotion"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class ModelSpec:
     # weight of the character n-gram model per language group (see nlp.blend);
     # None: the transformer alone
     blend: dict[str, float] | None = None
+    # emotion head (see nlp.emotion): its labels, the sigmoid threshold of the
+    # multi-label reading, and the detected languages that get an emotion field
+    emotions: tuple[str, ...] | None = None
+    emotion_threshold: float | None = None
+    emotion_languages: tuple[str, ...] | None = None
 
     @classmethod
     def read(cls, model_dir: Path) -> ModelSpec:
@@ -43,6 +49,9 @@ class ModelSpec:
         if raw.get("kind") != KIND:
             raise ValueError(f"{model_dir} is not a {KIND} model directory")
         raw["labels"] = tuple(raw["labels"])
+        for key in ("emotions", "emotion_languages"):
+            if raw.get(key) is not None:
+                raw[key] = tuple(raw[key])
         return cls(**raw)
 
     def write(self, model_dir: Path) -> None:
@@ -57,7 +66,18 @@ def is_model_dir(path: Path) -> bool:
 def trainable_prefixes(cut_layer: int, n_layers: int) -> tuple[str, ...]:
     """State-dict prefixes of the parameters that training changes."""
     layers = tuple(f"bert.encoder.layer.{i}." for i in range(cut_layer, n_layers))
-    return (*layers, "bert.pooler.", "classifier.")
+    return (*layers, "bert.pooler.", "classifier.", f"{EMOTION_HEAD}.")
+
+
+def add_emotion_head(model, n_emotions: int | None = None) -> None:
+    """Attach a linear emotion head (``model.emotion``) on the pooled output, like the classifier."""
+    import torch
+
+    from nlp.emotion import EMOTIONS
+
+    head = torch.nn.Linear(model.config.hidden_size, n_emotions or len(EMOTIONS))
+    head.to(next(model.parameters()).dtype)
+    model.add_module(EMOTION_HEAD, head)
 
 
 def new_classifier(labels: tuple[str, ...] = LABELS, dtype=None):
@@ -105,6 +125,8 @@ def load(model_dir: Path, dtype=None):
     spec = ModelSpec.read(model_dir)
     tokenizer, model = new_classifier(spec.labels, dtype=dtype)
     delta = load_file(str(Path(model_dir) / DELTA_FILE))
+    if f"{EMOTION_HEAD}.weight" in delta:
+        add_emotion_head(model, delta[f"{EMOTION_HEAD}.weight"].shape[0])
     missing = set(delta) - set(model.state_dict())
     if missing:
         raise ValueError(f"{model_dir}: unexpected tensors {sorted(missing)[:3]}")

@@ -1,8 +1,9 @@
 """Pure enrichment functions the enrich step (CLI/DAG) wires to Elasticsearch.
 
 ``enrich_texts`` turns texts into partial mention documents (``lang`` and
-``sentiment``, shaped like the mentions mapping); the caller sets the
-``enrichment`` status fields and writes the updates by ``_id``.
+``sentiment``, shaped like the mentions mapping, plus ``emotion`` where the
+model has an emotion head and the detected language is in its emotion set);
+the caller sets the ``enrichment`` status fields and writes the updates by ``_id``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib.metadata import version as package_version
 
+from nlp.emotion import results_from_logits
 from nlp.language import detect_languages
 from nlp.sentiment import SentimentModel, get_model
 
@@ -33,8 +35,18 @@ def enrich_texts(
     """
     texts = list(texts)
     langs = detect_languages(texts, lang_hints)
-    results = (model or get_model()).predict(texts)
-    return [
-        {"lang": guess.lang, "sentiment": result.as_document()}
-        for guess, result in zip(langs, results, strict=True)
-    ]
+    model = model or get_model()
+    emotion_langs: frozenset[str] = getattr(model, "emotion_languages", frozenset())
+    predict_with_emotion = getattr(model, "predict_with_emotion", None)
+    if predict_with_emotion is not None and emotion_langs:
+        results, emotion_logits = predict_with_emotion(texts)
+    else:
+        results, emotion_logits = model.predict(texts), None
+    emotions = results_from_logits(emotion_logits) if emotion_logits is not None else [None] * len(texts)
+    docs = []
+    for guess, result, emotion in zip(langs, results, emotions, strict=True):
+        doc = {"lang": guess.lang, "sentiment": result.as_document()}
+        if emotion is not None and guess.lang in emotion_langs:
+            doc["emotion"] = emotion.as_document()
+        docs.append(doc)
+    return docs

@@ -164,11 +164,15 @@ class TransformersSentiment:
                 )
                 logits = self.logits(batch, [inputs[i] for i in idx]).float()
                 out[idx] = torch.softmax(logits, dim=-1).numpy()
+                self._after_batch(idx)
         return out
 
     def logits(self, batch, model_texts: Sequence[str]):
         """The network's class logits for one tokenised batch (``model_texts``: its inputs)."""
         return self.model(**batch).logits
+
+    def _after_batch(self, idx: list[int]) -> None:
+        """Called after each batch's forward pass (rows ``idx``); subclasses read more from it."""
 
     def predict(self, texts: list[str]) -> list[SentimentResult]:
         if not texts:
@@ -219,6 +223,39 @@ class E5Sentiment(TransformersSentiment):
         )
         self.char_model = CharNgramModel.load(model_dir) if self.blend_weights else None
         self.embedder: Any = None
+        # emotion head on the classifier's input (see nlp.emotion): same forward pass
+        self.emotion_languages = frozenset(spec.emotion_languages or ())
+        self.emotion_threshold = spec.emotion_threshold
+        self._emotion_rows: Any = None  # (n, emotions) array while predict_with_emotion runs
+        self._pooled: Any = None
+        if getattr(self.model, "emotion", None) is not None:
+            self.model.classifier.register_forward_hook(self._keep_pooled)
+
+    @property
+    def has_emotion(self) -> bool:
+        """True when the model directory has an emotion head."""
+        return getattr(self.model, "emotion", None) is not None
+
+    def _keep_pooled(self, module, args, output) -> None:
+        self._pooled = args[0]
+
+    def _after_batch(self, idx: list[int]) -> None:
+        if self._emotion_rows is not None and self._pooled is not None:
+            self._emotion_rows[idx] = self.model.emotion(self._pooled).float().numpy()
+
+    def predict_with_emotion(self, texts: list[str]):
+        """(sentiment results, (n, emotions) emotion logits or None), from one forward pass."""
+        import numpy as np
+
+        if not self.has_emotion or not texts:
+            return self.predict(texts), None
+        self._emotion_rows = np.zeros((len(texts), self.model.emotion.out_features), dtype=np.float32)
+        try:
+            results = self.predict(texts)
+            return results, self._emotion_rows
+        finally:
+            self._emotion_rows = None
+            self._pooled = None
 
     def encoder_front(self) -> tuple[Any, Any, int, int] | None:
         """(tokenizer, ``BertModel``, cut layer, max length) for a topic embedder to share:

@@ -38,10 +38,36 @@ def train_sentiment(
     more: FilesArg = None,
     eval_files: Annotated[list[Path] | None, typer.Option("--eval", help="JSONL to evaluate on.")] = None,
     eval_by_language: Annotated[
-        Path | None, typer.Option("--eval-by-language", help="Folder of <language>/val.jsonl to evaluate on.")
+        list[Path] | None,
+        typer.Option(
+            "--eval-by-language", help="Folder of <language>/val.jsonl to evaluate on (repeatable)."
+        ),
     ] = None,
+    emotion_data: Annotated[
+        list[Path] | None,
+        typer.Option("--emotion-data", help="Emotion JSONL {text, labels}: trains an emotion head."),
+    ] = None,
+    eval_emotion: Annotated[
+        list[Path] | None,
+        typer.Option("--eval-emotion", help="Emotion JSONL to evaluate the emotion head on."),
+    ] = None,
+    eval_emotion_cap: Annotated[
+        int | None,
+        typer.Option(help="Score at most this many rows per emotion file (a fixed random sample)."),
+    ] = None,
+    init_from: Annotated[
+        Path | None, typer.Option("--init-from", help="Warm start from this model directory's weights.")
+    ] = None,
+    max_per_source: Annotated[
+        int | None, typer.Option(help="Keep at most this many examples per training file (random, seeded).")
+    ] = None,
+    cap: Annotated[
+        list[str] | None,
+        typer.Option("--cap", help="GLOB=N: at most N examples from each file whose path matches GLOB."),
+    ] = None,
+    emotion_weight: Annotated[float, typer.Option(help="Weight of the emotion loss.")] = 0.5,
     name: str = "e5-sentiment",
-    version: str = "1.1.0",
+    version: str = "2.0.0",
     epochs: int = 2,
     cut_layer: Annotated[int, typer.Option(help="Layers below this stay frozen.")] = 6,
     threads: int = 1,
@@ -74,16 +100,21 @@ def train_sentiment(
     from tqdm import tqdm
 
     from nlp import e5_sentiment
+    from nlp.training.emotion_data import read_emotion_many
     from nlp.training.labelled import read_many
-    from nlp.training.model_card import describe_data, write_card
-    from nlp.training.transformer import TrainSettings, train
+    from nlp.training.model_card import describe_data, describe_emotion_data, write_card
+    from nlp.training.transformer import TrainSettings, cap_per_source, train
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     files = _files(data, more)
     if not files:
         raise typer.BadParameter("give at least one --data file")
-    examples = read_many(files)
+    all_examples = read_many(files)
     settings = TrainSettings(
+        init_from=str(init_from) if init_from else None,
+        max_examples_per_source=max_per_source,
+        caps=tuple(_parse_cap(c) for c in cap or []),
+        emotion_weight=emotion_weight,
         epochs=epochs,
         cut_layer=cut_layer,
         threads=threads,
@@ -93,6 +124,9 @@ def train_sentiment(
         class_balance=class_balance,
         char_ngrams=char_ngrams,
     )
+    examples = cap_per_source(all_examples, settings)
+    emotion_files = _files(emotion_data, None)
+    emotion_examples = cap_per_source(read_emotion_many(emotion_files), settings)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -102,10 +136,11 @@ def train_sentiment(
     if encoder_from is not None:
         result, history_from = _reuse_encoder(encoder_from, examples, settings, name, version, out)
     else:
-        result = train(examples, name, version, settings, progress)
+        result = train(examples, name, version, settings, progress, emotion_examples)
         for bar in bars.values():
             bar.close()
         e5_sentiment.save(result.model, result.spec, out)
+        typer.echo(json.dumps({"saved": str(out), "holdout": result.holdout_scores}), err=True)
         history_from = None
     blend = None
     from nlp.char_ngrams import FILE as CHAR_FILE
@@ -115,8 +150,21 @@ def train_sentiment(
         from nlp.training.char import add_char_ngrams
 
         typer.echo("training the character n-gram model and choosing blend weights ...", err=True)
-        blend = add_char_ngrams(out, examples, result.hold, result.fit)
-    evaluations = _evaluate_new(out, eval_files or [], eval_by_language)
+        held = {examples[i].text for i in result.hold}
+        # the char model learns from every 3-class example not held out (caps apply to the transformer)
+        two_class = _two_class(all_examples)
+        char_examples = [ex for ex in all_examples if ex.text not in held and ex.source not in two_class]
+        blend = add_char_ngrams(out, examples, result.hold, result.fit, char_examples)
+    evaluations = _evaluate_new(out, eval_files or [], eval_by_language or [])
+    if eval_emotion:
+        try:
+            from nlp.training.emotion_eval import choose_emotion_languages, evaluate_emotion_files
+
+            evaluations["emotion"] = evaluate_emotion_files(out, _files(eval_emotion, None), eval_emotion_cap)
+            choose_emotion_languages(out, evaluations["emotion"])
+        except Exception as exc:  # the trained model is saved; report and keep the card
+            logging.getLogger(__name__).exception("emotion evaluation failed")
+            evaluations["emotion_error"] = repr(exc)
     args = sys.argv[sys.argv.index("train-sentiment") + 1 :] if "train-sentiment" in sys.argv else []
     command = "brandpulse train-sentiment " + " ".join(shlex.quote(_portable(a)) for a in args)
     write_card(
@@ -132,6 +180,7 @@ def train_sentiment(
         n_holdout=result.n_holdout,
         blend=blend,
         transformer_from=history_from,
+        emotion_data=describe_emotion_data(emotion_files, emotion_examples),
     )
     typer.echo(
         json.dumps(
@@ -203,17 +252,35 @@ def _short(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
-def _evaluate_new(model_dir: Path, files: list[Path], by_language: Path | None) -> dict:
+def _parse_cap(text: str) -> tuple[str, int]:
+    """``GLOB=N`` → (glob, N)."""
+    pattern, sep, n = text.rpartition("=")
+    if not sep or not pattern or not n.isdigit():
+        raise typer.BadParameter(f"--cap wants GLOB=N, not {text!r}")
+    return pattern, int(n)
+
+
+def _two_class(examples) -> set[str]:
+    """Training files that never use one of the three labels (negative/positive-only data)."""
+    from nlp.training.labelled import LABELS
+
+    used: dict[str, set[str]] = {}
+    for ex in examples:
+        used.setdefault(ex.source, set()).add(ex.label)
+    return {source for source, labels in used.items() if len(labels) < len(LABELS)}
+
+
+def _evaluate_new(model_dir: Path, files: list[Path], by_language: list[Path]) -> dict:
     from nlp.sentiment import create
     from nlp.training.evaluation import by_language_summary, evaluate, evaluate_by_language
     from nlp.training.labelled import read_jsonl
 
-    if not files and by_language is None:
+    if not files and not by_language:
         return {}
     model = create(str(model_dir))
     results = {_short(f): evaluate(model, read_jsonl(f)).summary() for f in files}
-    if by_language is not None:
-        results[by_language.name] = by_language_summary(evaluate_by_language(model, by_language))
+    for folder in by_language:
+        results[folder.name] = by_language_summary(evaluate_by_language(model, folder))
     return results
 
 

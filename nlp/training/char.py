@@ -23,32 +23,50 @@ def file_balanced_weights(sources: Sequence[str]) -> np.ndarray:
 
 
 def add_char_ngrams(
-    model_dir: Path, examples: Sequence[Example], hold: Sequence[int], fit: Sequence[int]
+    model_dir: Path,
+    examples: Sequence[Example],
+    hold: Sequence[int],
+    fit: Sequence[int],
+    char_examples: Sequence[Example] | None = None,
 ) -> dict:
-    """Train the char n-gram model on ``fit``, choose blend weights on ``hold``, write both
-    into ``model_dir`` (whose transformer part is already saved). Returns what was chosen."""
+    """Train the char n-gram model on ``fit`` (or on ``char_examples``, which must not
+    contain held-out texts), choose blend weights on ``hold``, write both into
+    ``model_dir`` (whose transformer part is already saved). Returns what was chosen.
+
+    Held-out rows of a file without some class (two-class data) are predicted
+    among that file's labels only.
+    """
     from nlp.sentiment import E5Sentiment
+    from nlp.training.transformer import source_label_masks
 
     started = time.monotonic()
     spec = e5_sentiment.ModelSpec.read(model_dir)
     label_id = {label: i for i, label in enumerate(spec.labels)}
     y = np.array([label_id[ex.label] for ex in examples])
+    train_rows = list(char_examples) if char_examples is not None else [examples[i] for i in fit]
     char = fit_char_ngrams(
-        [examples[i].text for i in fit],
-        y[list(fit)],
+        [ex.text for ex in train_rows],
+        np.array([label_id[ex.label] for ex in train_rows]),
         spec.labels,
-        file_balanced_weights([examples[i].source for i in fit]),
+        file_balanced_weights([ex.source for ex in train_rows]),
     )
     texts = [examples[i].text for i in hold]
+    allowed = source_label_masks(examples, spec.labels)[list(hold)]
     transformer = E5Sentiment(model_dir).transformer_probabilities(texts)
     chosen = choose_weights(
-        np.log(np.clip(transformer, 1e-9, 1.0)),
-        char.log_proba(texts),
+        np.where(allowed, np.log(np.clip(transformer, 1e-9, 1.0)), -1e9),
+        np.where(allowed, char.log_proba(texts), -1e9),
         y[list(hold)],
         [examples[i].source for i in hold],
         language_groups(texts),
+        min_texts=20,
     )
     char.save(model_dir)
     weights = {group: c["weight"] for group, c in chosen.items()}
     dataclasses.replace(spec, blend=weights).write(model_dir)
-    return {"groups": chosen, "weights": weights, "seconds": round(time.monotonic() - started, 1)}
+    return {
+        "groups": chosen,
+        "weights": weights,
+        "n_char_train": len(train_rows),
+        "seconds": round(time.monotonic() - started, 1),
+    }

@@ -50,15 +50,27 @@ def test_trained_directory_round_trips_and_matches_the_training_path(tmp_path, m
     settings = training.TrainSettings(
         cut_layer=11, epochs=1, batch_size=8, holdout=0.25, min_examples_per_source=0
     )
-    result = training.train(examples, "tiny-e5", "0.0.1", settings)
-    assert len(result.history) == 1 and result.n_holdout == 6
+    from nlp.training.emotion_data import EmotionExample
+
+    feelings = [
+        EmotionExample(f"{w} {i}", frozenset(labels), src)
+        for i in range(4)
+        for w, labels, src in [
+            ("furious", {"anger"}, "te"),
+            ("hooray", {"joy", "trust"}, "xed"),
+            ("so", set(), "xed"),
+        ]
+    ]
+    result = training.train(examples, "tiny-e5", "0.0.1", settings, emotion_examples=feelings)
+    assert len(result.history) == 1 and result.n_holdout == 6 + 3
+    assert "emotion" in result.history[0] and result.spec.emotions is not None
     out = e5_sentiment.save(result.model, result.spec, tmp_path / "model")
     assert sentiment.resolve(str(out)) == ("e5", str(out))
     from safetensors.torch import load_file
 
     stored = load_file(str(out / e5_sentiment.DELTA_FILE))
-    trained = ("bert.encoder.layer.11.", "bert.pooler.", "classifier.")
-    assert stored and all(k.startswith(trained) for k in stored)
+    trained = ("bert.encoder.layer.11.", "bert.pooler.", "classifier.", "emotion.")
+    assert stored and all(k.startswith(trained) for k in stored) and "emotion.weight" in stored
 
     model = sentiment.create(str(out))
     texts = [ex.text for ex in examples[:6]]
@@ -71,6 +83,13 @@ def test_trained_directory_round_trips_and_matches_the_training_path(tmp_path, m
     cached = training.predict_cached(result.model, states, list(range(len(texts))), settings.cut_layer)
     assert np.abs(served - cached).max() < 0.03
     assert {r.model for r in model.predict(texts)} == {"tiny-e5"}
+    # emotion comes from the same forward pass and matches the training path's head
+    with_emotion, emotion_logits = model.predict_with_emotion(texts)
+    _, cached_emotion = training.forward_cached(
+        result.model, states, list(range(len(texts))), settings.cut_layer
+    )
+    assert [r.label for r in with_emotion] == [r.label for r in model.predict(texts)]
+    assert emotion_logits.shape == (len(texts), 9) and np.abs(emotion_logits - cached_emotion).max() < 0.1
 
     # second stage: the character n-gram model and blend weights go into the same directory
     from nlp.blend import blend, language_groups
@@ -78,7 +97,7 @@ def test_trained_directory_round_trips_and_matches_the_training_path(tmp_path, m
     from nlp.training.char import add_char_ngrams
 
     chosen = add_char_ngrams(out, examples, result.hold, result.fit)
-    assert set(chosen["weights"]) == {"en", "other"}
+    assert set(chosen["weights"]) == {"en", "si", "other"}
     assert e5_sentiment.ModelSpec.read(out).blend == chosen["weights"]
     # (six held-out texts are too few to move the weights off 0; set them to see the blend act)
     weights = {"en": 0.5, "other": 0.5}
