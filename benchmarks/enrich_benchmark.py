@@ -10,9 +10,23 @@ texts with the same model and the same number of torch threads:
                  id and (for a blended model) the char n-gram blend, per text;
 * ``single``   : our own ``predict([text])`` once per text (batching effect only).
 
+* ``topics``   : the enrich step as it runs with topics: ``enrich_texts`` with the topic
+                 embedder sharing the sentiment model's lower layers (one pass), then
+                 ``nlp.topics.update_topics`` over those embeddings (timed apart);
+* ``topics-alone``: topics the old way, a separate full encoder pass
+                 (``get_embedder().embed``) then ``update_topics``.
+
 Usage: python benchmarks/enrich_benchmark.py [--model default] [--n 600] [--threads 1]
+       [--repeat 3] [--precision auto|fp32|bf16|int8] [--modes batched,pipeline,single]
 Texts come from labelled JSONL (``--data``; default: TweetEval + UMSAB val under
-``$BRANDPULSE_DATA_DIR``, default ``../shared/data``).
+``$BRANDPULSE_DATA_DIR``, default ``../shared/data``), or with ``--sample-brand NAME``
+from the demo's sample data (one brand's mentions, in time order).
+
+It prints the conditions first (CPU model and flags, torch and transformers
+versions, torch's CPU kernels, threads, precision), then one JSON line per run
+(with the load average before and after it and the dtype/kernels the network
+actually used), then the median of the ``--repeat`` runs per mode. Runs
+interleave the modes so that a change in machine load hits them alike.
 """
 
 from __future__ import annotations
@@ -20,8 +34,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -44,19 +60,102 @@ def sample_texts(files: list[Path], n: int, seed: int) -> list[str]:
     return texts[:n]
 
 
+def sample_brand_texts(brand: str, n: int, seed: int) -> list[str]:
+    """The first ``n`` mentions of one brand of the demo's sample data, in time order."""
+    from brandpulse.dev.sample_data import generate
+
+    rows, _ = generate(seed=seed)
+    return [r["text"] for r in rows if brand in (r.get("brands") or [r.get("brand")])][:n]
+
+
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_int8")
+
+
+def conditions() -> dict:
+    """What the figures depend on: CPU, kernels, library versions, threads, load."""
+    import torch
+    import transformers
+
+    info: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip() not in info:
+                info[key.strip()] = value.strip()
+    except OSError:
+        pass
+    flags = set(info.get("flags", "").split())
+    cpu = info.get("model name") or platform.processor()
+    # under a hypervisor the name can be generic ("AMD EPYC"): family/model tell the generation
+    cpu += f" (family {info.get('cpu family', '?')}, model {info.get('model', '?')})"
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "cpu_flags": {f: f in flags for f in CPU_FLAGS},
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "quantized_engine": torch.backends.quantized.engine,
+        "mkldnn_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+        "load_avg": os.getloadavg(),
+    }
+
+
+def _topic_docs(texts: list[str]):
+    from datetime import UTC, datetime, timedelta
+
+    from nlp.topics import TopicDoc
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        TopicDoc(id=str(i), text=t, created_at=start + timedelta(seconds=30 * i)) for i, t in enumerate(texts)
+    ]
+
+
 def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
     import torch
 
+    from nlp.quantize import describe
     from nlp.sentiment import create, resolve
 
     warm = texts[:8]
+    extra: dict = {}
+    network = None
     if mode == "batched":
         from nlp.enrich import enrich_texts
 
         model = create(model_ref)
+        network = getattr(model, "model", None)
         enrich_texts(warm, model=model)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         out = enrich_texts(texts, model=model)
+    elif mode in ("topics", "topics-alone"):
+        from nlp.embeddings import get_embedder, shared_embedder
+        from nlp.enrich import enrich_texts
+        from nlp.topics import TopicState, update_topics
+
+        model = create(model_ref)
+        network = getattr(model, "model", None)
+        embedder = shared_embedder(model) if mode == "topics" else get_embedder()
+        if embedder is None:
+            raise SystemExit(f"{model_ref}: cannot share its encoder with the topic embedder")
+        enrich_texts(warm, model=model)
+        embedder.embed(warm)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        out = enrich_texts(texts, model=model)
+        enriched = time.perf_counter()
+        # pages of 2000 in time order, as brandpulse.pipeline.topics.assign_topics reads them
+        state, docs, assignments = TopicState(brand="bench"), _topic_docs(texts), {}
+        for start in range(0, len(docs), 2000):
+            page = docs[start : start + 2000]
+            assignments |= update_topics(state, page, embedder.embed([d.text for d in page]))
+        extra = {
+            "enrich_seconds": round(enriched - started, 2),
+            "topics_seconds": round(time.perf_counter() - enriched, 2),
+            "topics_found": len({a["id"] for a in assignments.values()}),
+        }
     elif mode == "pipeline":
         from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
@@ -88,28 +187,40 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
             from nlp.char_ngrams import CharNgramModel
 
             char, blend_weights = CharNgramModel.load(Path(arg)), spec.blend
+        network = classify.model
         classify(inputs[0])
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         out = [
             plain_one(classify, inp, text, char, blend_weights)
             for inp, text in zip(inputs, texts, strict=True)
         ]
     elif mode == "single":
         model = create(model_ref)
+        network = getattr(model, "model", None)
         model.predict(warm[:1])
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         out = [model.predict([text])[0] for text in texts]
     else:
         raise ValueError(mode)
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     assert len(out) == len(texts)
+    kernels = describe(network) if network is not None else {}
     return {
         "mode": mode,
         "n": len(texts),
         "seconds": round(seconds, 2),
         "mentions_per_s": round(len(texts) / seconds, 1),
+        # CPU time of this process (all its threads): what a busy machine inflates least
+        "cpu_seconds": round(cpu_seconds, 2),
+        "mentions_per_cpu_s": round(len(texts) / cpu_seconds, 1),
+        **extra,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "torch_threads": torch.get_num_threads(),
+        "precision": getattr(locals().get("model"), "precision", "fp32"),
+        "param_dtypes": kernels.get("param_dtypes"),
+        "int8_linear": kernels.get("int8_linear"),
+        "attention": kernels.get("attention"),
     }
 
 
@@ -136,12 +247,19 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--n", type=int, default=600)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker process")
+    parser.add_argument("--procs", type=int, default=1, help="worker processes at once (each --n texts)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per mode; the median is reported")
+    parser.add_argument("--precision", help="BRANDPULSE_INFERENCE_PRECISION for the runs (default: as set)")
     parser.add_argument("--data", type=Path, nargs="*")
+    parser.add_argument("--sample-brand", help="texts: this brand's mentions from the demo's sample data")
     parser.add_argument("--modes", default="batched,pipeline,single")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    texts = sample_texts(args.data or default_files(), args.n, args.seed)
+    if args.sample_brand:
+        texts = sample_brand_texts(args.sample_brand, args.n, args.seed)
+    else:
+        texts = sample_texts(args.data or default_files(), args.n, args.seed)
     if args.worker:
         print(json.dumps(worker(args.worker, args.model, texts)))
         return
@@ -151,41 +269,117 @@ def main() -> None:
         "OMP_NUM_THREADS": str(args.threads),
         "TRANSFORMERS_VERBOSITY": "error",
         "HF_HUB_OFFLINE": "1",
+        "PYTHONWARNINGS": "ignore",
     }
-    rows = []
-    for mode in args.modes.split(","):
-        cmd = [
-            sys.executable,
-            __file__,
-            "--worker",
-            mode,
-            "--model",
-            args.model,
-            "--n",
-            str(args.n),
-            "--seed",
-            str(args.seed),
-            *(["--data", *map(str, args.data)] if args.data else []),
-        ]
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(json.dumps(rows[-1]), flush=True)
-    base = {r["mode"]: r["mentions_per_s"] for r in rows}
-    if "batched" in base:
-        speedups = {
-            f"batched_vs_{m}": round(base["batched"] / v, 2) for m, v in base.items() if m != "batched"
-        }
-        print(
-            json.dumps(
-                {
-                    "model": args.model,
-                    "n": args.n,
+    if args.precision:
+        env["BRANDPULSE_INFERENCE_PRECISION"] = args.precision
+    print(
+        json.dumps(
+            {
+                "conditions": {
+                    **conditions(),
                     "threads": args.threads,
-                    "cpu_count": os.cpu_count(),
-                    **speedups,
+                    "procs": args.procs,
+                    "precision": args.precision or os.environ.get("BRANDPULSE_INFERENCE_PRECISION", "auto"),
                 }
+            }
+        ),
+        flush=True,
+    )
+    modes = args.modes.split(",")
+    rows: dict[str, list[dict]] = {m: [] for m in modes}
+    for run in range(args.repeat):
+        for mode in modes:
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                mode,
+                "--model",
+                args.model,
+                "--n",
+                str(args.n),
+                "--seed",
+                str(args.seed),
+                *(["--data", *map(str, args.data)] if args.data else []),
+                *(["--sample-brand", args.sample_brand] if args.sample_brand else []),
+            ]
+            before = os.getloadavg()[0]
+            row = {"run": run + 1, **run_workers(cmd, env, args.procs)}
+            row["load_before"], row["load_after"] = round(before, 2), round(os.getloadavg()[0], 2)
+            rows[mode].append(row)
+            print(json.dumps(row), flush=True)
+    print(json.dumps(summary(rows, args)))
+
+
+def run_workers(cmd: list[str], env: dict, procs: int) -> dict:
+    """One worker process, or ``procs`` at once (each on the same texts): the aggregate
+    rate is all their mentions over the slowest one's time (processes vs threads)."""
+    started = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(procs)]
+    outs = []
+    for proc in started:
+        stdout, _ = proc.communicate()
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
+        outs.append(json.loads(stdout.strip().splitlines()[-1]))
+    if procs == 1:
+        return outs[0]
+    slowest = max(o["seconds"] for o in outs)
+    total = sum(o["n"] for o in outs)
+    return {
+        **outs[0],
+        "procs": procs,
+        "n": total,
+        "seconds": slowest,
+        "mentions_per_s": round(total / slowest, 1),
+        "cpu_seconds": round(sum(o["cpu_seconds"] for o in outs), 2),
+        "mentions_per_cpu_s": round(total / sum(o["cpu_seconds"] for o in outs), 1),
+        "peak_rss_mb": max(o["peak_rss_mb"] for o in outs),
+        "total_rss_mb": round(sum(o["peak_rss_mb"] for o in outs), 1),
+    }
+
+
+def summary(rows: dict[str, list[dict]], args: argparse.Namespace) -> dict:
+    """Medians per mode over the runs, and the batched speed-ups on the medians."""
+    medians = {
+        mode: {
+            key: statistics.median(r[key] for r in runs)
+            for key in (
+                "mentions_per_s",
+                "mentions_per_cpu_s",
+                "peak_rss_mb",
+                "enrich_seconds",
+                "topics_seconds",
             )
-        )
+            if all(key in r for r in runs)
+        }
+        for mode, runs in rows.items()
+        if runs
+    }
+    rate = {m: v["mentions_per_s"] for m, v in medians.items()}
+    speedups = {}
+    if "batched" in rate:
+        speedups = {
+            f"batched_vs_{m}": round(rate["batched"] / v, 2) for m, v in rate.items() if m != "batched"
+        }
+    cpu_rate = {m: v["mentions_per_cpu_s"] for m, v in medians.items() if "mentions_per_cpu_s" in v}
+    if "batched" in cpu_rate:
+        speedups |= {
+            f"batched_vs_{m}_cpu_time": round(cpu_rate["batched"] / v, 2)
+            for m, v in cpu_rate.items()
+            if m != "batched"
+        }
+    return {
+        "summary": "median of runs",
+        "model": args.model,
+        "n": args.n,
+        "threads": args.threads,
+        "procs": getattr(args, "procs", 1),
+        "repeat": args.repeat,
+        "medians": medians,
+        **speedups,
+        "load_avg_end": os.getloadavg(),
+    }
 
 
 if __name__ == "__main__":

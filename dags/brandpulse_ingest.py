@@ -10,9 +10,16 @@ executors run it unchanged).
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import dag, task
+
+# Enrichment is CPU-bound: each mapped enrich task is one process with
+# BRANDPULSE_TORCH_THREADS torch threads. Keep ENRICH_TASKS x threads within the
+# cores a worker gives (nlp/README.md, "Parallelism"); the pool caps them across runs.
+ENRICH_TASKS = int(os.environ.get("BRANDPULSE_ENRICH_TASKS", "1"))
+ENRICH_POOL = os.environ.get("BRANDPULSE_ENRICH_POOL", "default_pool")
 
 DEFAULT_ARGS = {
     "owner": "brandpulse",
@@ -58,9 +65,9 @@ def brandpulse_ingest():
 
         return tasks.brand_names()
 
-    # one model per worker process at a time; a skipped source does not hold
-    # enrichment back (a failed one does: the next run enriches what it wrote)
-    @task(max_active_tis_per_dagrun=1, trigger_rule="none_failed")
+    # ENRICH_TASKS model processes at a time (default one); a skipped source does not
+    # hold enrichment back (a failed one does: the next run enriches what it wrote)
+    @task(max_active_tis_per_dagrun=ENRICH_TASKS, pool=ENRICH_POOL, trigger_rule="none_failed")
     def enrich(brand: str) -> dict:
         from brandpulse import tasks
 

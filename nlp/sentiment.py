@@ -70,9 +70,9 @@ def _torch_threads() -> int:
 
 
 def _bf16_supported() -> bool:
-    import torch
+    from nlp.quantize import bf16_supported
 
-    return "AVX512" in torch.backends.cpu.get_cpu_capability() and torch.backends.mkldnn.is_available()
+    return bf16_supported()
 
 
 _STARS = re.compile(r"^([1-5])\s*stars?$")
@@ -113,8 +113,11 @@ class TransformersSentiment:
         name: str | None = None,
         version: str | None = None,
         loaded: tuple | None = None,
+        precision: str | None = None,
     ) -> None:
         import torch
+
+        from nlp.quantize import inference_precision, prepare
 
         torch.set_num_threads(_torch_threads())
         if loaded is None:
@@ -127,9 +130,9 @@ class TransformersSentiment:
         else:
             tokenizer, network = loaded
         self.tokenizer = tokenizer
-        self.model = network.eval()
-        if _bf16_supported():
-            self.model = self.model.to(torch.bfloat16)
+        # fp32, bf16 or dynamic int8 (BRANDPULSE_INFERENCE_PRECISION; see nlp.quantize)
+        self.precision = inference_precision(precision)
+        self.model = prepare(network, self.precision)
         self.labels = label_mapping(self.model.config.id2label)
         self.batch_size = batch_size
         self.max_length = max_length
@@ -159,10 +162,14 @@ class TransformersSentiment:
                     max_length=self.max_length,
                     return_tensors="pt",
                 )
-                logits = self.model(**batch).logits.float()
+                logits = self.logits(batch, [inputs[i] for i in idx]).float()
                 out[idx] = torch.softmax(logits, dim=-1).numpy()
                 self._after_batch(idx)
         return out
+
+    def logits(self, batch, model_texts: Sequence[str]):
+        """The network's class logits for one tokenised batch (``model_texts``: its inputs)."""
+        return self.model(**batch).logits
 
     def _after_batch(self, idx: list[int]) -> None:
         """Called after each batch's forward pass (rows ``idx``); subclasses read more from it."""
@@ -191,15 +198,16 @@ class TransformersSentiment:
 class E5Sentiment(TransformersSentiment):
     """The offline default: a model directory written by ``train-sentiment``."""
 
-    def __init__(self, model: str | Path | None = None, *, batch_size: int = 64) -> None:
-        import torch
-
+    def __init__(
+        self, model: str | Path | None = None, *, batch_size: int = 64, precision: str | None = None
+    ) -> None:
         from nlp import e5_sentiment
         from nlp.char_ngrams import CharNgramModel
+        from nlp.quantize import inference_precision, load_dtype
 
         model_dir = Path(model or DEFAULT_MODEL_DIR)
-        dtype = torch.bfloat16 if _bf16_supported() else None
-        tokenizer, network, spec = e5_sentiment.load(model_dir, dtype=dtype)
+        precision = inference_precision(precision)
+        tokenizer, network, spec = e5_sentiment.load(model_dir, dtype=load_dtype(precision))
         super().__init__(
             loaded=(tokenizer, network),
             batch_size=batch_size,
@@ -207,11 +215,14 @@ class E5Sentiment(TransformersSentiment):
             prefix=spec.prefix,
             name=spec.name,
             version=spec.version,
+            precision=precision,
         )
+        self.spec = spec
         self.blend_weights: dict[str, float] | None = (
             spec.blend if spec.blend and CharNgramModel.present(model_dir) else None
         )
         self.char_model = CharNgramModel.load(model_dir) if self.blend_weights else None
+        self.embedder: Any = None
         # emotion head on the classifier's input (see nlp.emotion): same forward pass
         self.emotion_languages = frozenset(spec.emotion_languages or ())
         self.emotion_threshold = spec.emotion_threshold
@@ -245,6 +256,34 @@ class E5Sentiment(TransformersSentiment):
         finally:
             self._emotion_rows = None
             self._pooled = None
+
+    def encoder_front(self) -> tuple[Any, Any, int, int] | None:
+        """(tokenizer, ``BertModel``, cut layer, max length) for a topic embedder to share:
+        the embeddings and layers below ``cut_layer`` are the frozen base e5's. ``None``
+        where the inputs differ from the embedder's (prefix) or the base is another."""
+        from nlp import embeddings
+        from nlp.e5_base import BASE_NAME
+
+        if self.spec.prefix != embeddings.PREFIX or self.spec.base != BASE_NAME:
+            return None
+        return self.tokenizer, self.model.bert, self.spec.cut_layer, self.max_length
+
+    def attach_embedder(self, embedder) -> None:
+        """From now on every batch also hands its cut-layer states to ``embedder``
+        (:meth:`nlp.embeddings.E5Embedder.remember`): one pass of the shared layers."""
+        self.embedder = embedder
+
+    def logits(self, batch, model_texts: Sequence[str]):
+        """Class logits; with an attached embedder, the lower layers run once for both."""
+        if self.embedder is None:
+            return super().logits(batch, model_texts)
+        from nlp.embeddings import lower_states, run_layers
+
+        bert, cut = self.model.bert, self.spec.cut_layer
+        hidden, mask = lower_states(bert, batch, cut)
+        self.embedder.remember(model_texts, hidden, mask, batch["attention_mask"])
+        top = run_layers(bert.encoder.layer[cut:], hidden, mask)
+        return self.model.classifier(self.model.dropout(bert.pooler(top)))
 
     def transformer_probabilities(self, texts: Sequence[str]):
         """The fine-tuned transformer's probabilities alone (no character n-grams)."""

@@ -71,6 +71,11 @@ class LocalSettings(EnvSettings):
         description="build cache of the embedded node, models",
     )
     torch_threads: int = Field(default=1, ge=1, le=1024, validation_alias="BRANDPULSE_TORCH_THREADS")
+    inference_precision: Literal["auto", "fp32", "bf16", "int8"] = Field(
+        default="auto",
+        validation_alias="BRANDPULSE_INFERENCE_PRECISION",
+        description="encoder inference: auto (bf16 with AVX-512, else fp32), fp32, bf16 or int8",
+    )
     es_heap: str = Field(
         default="512m:1g",
         pattern=r"^[0-9]+[kKmMgG]?(:[0-9]+[kKmMgG]?)?$",
@@ -79,7 +84,9 @@ class LocalSettings(EnvSettings):
     )
     es_java_opts: str = Field(default="", validation_alias="BRANDPULSE_ES_JAVA_OPTS")
 
-    @field_validator("es_port", "state_dir", "cache_dir", "torch_threads", "es_heap", mode="before")
+    @field_validator(
+        "es_port", "state_dir", "cache_dir", "torch_threads", "inference_precision", "es_heap", mode="before"
+    )
     @classmethod
     def _empty_means_default(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():

@@ -126,12 +126,15 @@ def enrich_brand(brand: str | None = None, reprocess: bool = False, on_batch=Non
     from brandpulse.core.settings import get_settings
     from brandpulse.pipeline.topics import assign_brand_topics
     from indexing.client import make_client
+    from nlp.embeddings import shared_embedder
     from nlp.enrich import enrich_texts, enrichment_version
     from nlp.sentiment import get_model
 
     settings = get_settings()
     client = make_client(settings)
     model = get_model()
+    # topics reuse the lower layers sentiment runs (one encoder pass); None: they encode alone
+    embedder = shared_embedder(model)
 
     def enrich(texts, hints):
         return enrich_texts(texts, hints, model=model)
@@ -147,5 +150,9 @@ def enrich_brand(brand: str | None = None, reprocess: bool = False, on_batch=Non
     )
     log.info("enrich %s: %s", brand or "all brands", summary)
     brands = [brand] if brand else [b.name for b in load_config().brands]
-    topics = [assign_brand_topics(client, settings, b) for b in brands]
+    try:
+        topics = [assign_brand_topics(client, settings, b, embedder) for b in brands]
+    finally:
+        if embedder is not None:
+            embedder.forget()  # vectors of mentions no topic run asked for
     return {**summary.to_dict(), "topics": topics}

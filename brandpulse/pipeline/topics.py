@@ -124,11 +124,14 @@ def assign_topics(
     }
 
 
-def assign_brand_topics(client: Elasticsearch, settings, brand: str) -> dict:
-    """Topics for the brand's enriched mentions that have none yet (stable ids)."""
+def assign_brand_topics(client: Elasticsearch, settings, brand: str, embedder=None) -> dict:
+    """Topics for the brand's enriched mentions that have none yet (stable ids).
+
+    ``embedder``: one sharing the sentiment model's encoder (its cache holds the vectors
+    of the mentions just enriched); default: the process-wide stand-alone embedder."""
     from nlp.embeddings import get_embedder
 
-    embedder = get_embedder()  # loaded once per process
+    embedder = embedder or get_embedder()  # loaded once per process
     result = assign_topics(client, settings.indices, brand, embedder.embed, stopwords=STOPWORDS)
     log.info("topics %s: %s", brand, result)
     return result

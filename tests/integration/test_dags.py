@@ -88,3 +88,13 @@ def test_logged_dag_runner_reports_failure(env, tmp_path):
 
     with pytest.raises(RuntimeError, match="no_such_dag failed"):
         run_dag_logged("no_such_dag", tmp_path / "dag.log")
+
+
+@pytest.mark.airflow
+def test_enrich_concurrency_and_pool_follow_the_environment(airflow_env, env):
+    from airflow.dag_processing.dagbag import DagBag
+
+    env.setenv("BRANDPULSE_ENRICH_TASKS", "2")
+    env.setenv("BRANDPULSE_ENRICH_POOL", "enrich_cpus")
+    enrich = DagBag(dag_folder=str(DAGS)).dags["brandpulse_ingest"].get_task("enrich")
+    assert enrich.max_active_tis_per_dagrun == 2 and enrich.pool == "enrich_cpus"
