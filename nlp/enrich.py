@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from importlib.metadata import version as package_version
 
 from nlp.emotion import results_from_logits
-from nlp.language import detect_languages
+from nlp.language import RULES_VERSION, detect_languages
 from nlp.sentiment import SentimentModel, get_model
 
 
@@ -22,7 +22,9 @@ def enrichment_version(model: SentimentModel | None = None) -> str:
     Mentions whose ``enrichment.version`` differs are due for re-enrichment.
     """
     model = model or get_model()
-    return f"sentiment={model.name}@{model.version};lang=py3langid@{package_version('py3langid')}"
+    precision = getattr(model, "precision", None)  # int8 and fp32 do not label quite alike
+    sentiment = f"{model.name}@{model.version}" + (f"+{precision}" if precision else "")
+    return f"sentiment={sentiment};lang=py3langid@{package_version('py3langid')}+{RULES_VERSION}"
 
 
 def enrich_texts(
