@@ -3,7 +3,7 @@
 `make setup` pipes `pip install --progress-bar raw` through this script
 (standard library only: it runs before brandpulse is installed). Instead of
 one "Collecting ..." line per package it prints each large download with its
-size and progress (every 10 %), a running total now and then, pip's errors
+size, and the progress of the largest every quarter, a running total now and then, pip's errors
 and warnings as they are, and one closing line. On a terminal the progress of
 a large file updates in place.
 """
@@ -16,7 +16,8 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-BIG = 20e6  # bytes: downloads at least this large get their own lines
+BIG = 20e6  # bytes: downloads at least this large get a line of their own
+HUGE = 100e6  # ... and at least this large, their progress every quarter
 _UNITS = {"B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9}
 _DOWNLOAD = re.compile(r"^\s*Downloading (\S+)(?: \(([\d.]+) (B|kB|KB|MB|GB)\))?")
 _RAW = re.compile(r"^\s*Progress (\d+) of (\d+)\s*$")
@@ -48,7 +49,7 @@ class Tally:
     downloaded: float = 0.0
     current: str | None = None
     current_size: float = 0.0
-    shown_tenth: int = -1
+    shown_quarter: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -62,16 +63,16 @@ def summarise(lines: Iterable[str], clock=time.monotonic, every: float = 20.0) -
             size = float(m.group(2)) * _UNITS[m.group(3)] if m.group(2) else 0.0
             tally.downloads += 1
             tally.downloaded += size
-            tally.current, tally.current_size, tally.shown_tenth = _file_name(m.group(1)), size, -1
+            tally.current, tally.current_size, tally.shown_quarter = _file_name(m.group(1)), size, 0
             if size >= BIG:
                 yield f"  downloading {tally.current} ({human(size)})"
         elif m := _RAW.match(line):
             done, total = int(m.group(1)), int(m.group(2))
-            if total >= BIG and tally.current:
-                tenth = min(10, done * 10 // total)
-                if tenth > tally.shown_tenth and tenth not in (0,):
-                    tally.shown_tenth = tenth
-                    yield f"\r    {tally.current}: {human(done)} of {human(total)} ({tenth * 10}%)"
+            if total >= HUGE and tally.current:
+                quarter = min(4, done * 4 // total)
+                if quarter > tally.shown_quarter:
+                    tally.shown_quarter = quarter
+                    yield f"\r    {tally.current}: {human(done)} of {human(total)} ({quarter * 25}%)"
         elif m := _COLLECT.match(line):
             tally.collected += 1
         elif _CACHED.match(line):
