@@ -66,16 +66,19 @@ class Progress:
         self.clock = clock
         self.started = self.last = clock()
         self.done = 0
+        self.said: int | None = None  # `done` at the last line written
 
     def advance(self, n: int) -> None:
         self.done += n
         now = self.clock()
         if now - self.last >= self.every:
-            self.last = now
+            self.last, self.said = now, self.done
             self.emit(describe(self.label, self.done, self.total, now - self.started, self.unit))
 
     def finish(self) -> None:
-        """The closing line (always written, also when nothing was to do)."""
+        """The closing line (also when nothing was to do; not twice)."""
+        if self.said == self.done and self.done:
+            return
         if self.total is not None and self.done < self.total:
             self.total = self.done  # the selection shrank while it ran (another run took some)
         self.emit(describe(self.label, self.done, self.total, self.clock() - self.started, self.unit))

@@ -128,3 +128,11 @@ def test_models_load_without_weight_reports_or_bars(capfd) -> None:
     out, err = capfd.readouterr()
     for noise in ("LOAD REPORT", "MISSING", "Consider training", "Loading weights"):
         assert noise not in out + err
+
+
+def test_the_closing_line_is_not_said_twice() -> None:
+    said: list[str] = []
+    progress = Progress("enrich acme", 10, every=0, emit=said.append, clock=lambda: 1.0)
+    progress.advance(10)
+    progress.finish()
+    assert len(said) == 1 and said[0].startswith("enrich acme: 10/10 mentions (100%)")
