@@ -197,15 +197,28 @@ def judge(
         episode = updated
 
 
-def _around(client, settings, brand, params, bucket_start) -> list:
-    """Detector verdicts for the day up to `bucket_start` (the e-mail's chart),
-    computed from the same history the check uses."""
+def chart_around(
+    client: Elasticsearch,
+    names: IndexNames,
+    brand: str,
+    params: DetectorParams,
+    bucket_start: datetime,
+    *,
+    fetch=fetch_series,
+    history: timedelta = HISTORY,
+    span: timedelta = CHART_SPAN,
+    kind: dict | None = None,
+) -> list:
+    """Detector verdicts for the day up to `bucket_start` (an e-mail's chart),
+    computed from the same history the check uses, `span` long; `fetch`/`kind` pick the
+    series (social negatives by default, or `fetch_rating_series` with
+    `RATED_REVIEW`)."""
     step = timedelta(minutes=params.bucket_minutes)
     end = bucket_start + step
-    start = history_from(client, settings.indices, brand.name, end - CHART_SPAN, params.bucket_minutes)
-    negatives, totals = fetch_series(client, settings.indices, brand.name, start, end, params.bucket_minutes)
-    detection = detect(negatives, totals, start, params)
-    first = len(detection) - int(CHART_SPAN / step)
+    start = history_from(client, names, brand, end - span, params.bucket_minutes, history=history, kind=kind)
+    part, totals = fetch(client, names, brand, start, end, params.bucket_minutes)
+    detection = detect(part, totals, start, params)
+    first = len(detection) - int(span / step)
     return [detection.result(i) for i in range(max(0, first), len(detection))]
 
 
@@ -219,7 +232,7 @@ def _content(
     step = timedelta(minutes=params.bucket_minutes)
     window_end = event.bucket_start + step
     window_start = window_end - timedelta(minutes=params.horizon * params.bucket_minutes)
-    chart = _around(client, settings, brand, params, event.bucket_start)
+    chart = chart_around(client, names, brand.name, params, event.bucket_start)
     result = chart[-1] if chart and chart[-1].start == event.bucket_start else None
     following = reviews_following(client, names, brand.name, window_end) if event.kind != "resolve" else None
     return AlertContent(
@@ -233,7 +246,7 @@ def _content(
         window_end=window_end,
         negatives=event.negatives,
         expected_negatives=event.expected or 0.0,
-        share=_window_share(chart, params.horizon),
+        share=window_share(chart, params.horizon),
         expected_share=event.expected_share,
         fired_on=event.fired_on,
         details=result.reason if result else "",
@@ -253,7 +266,7 @@ def _content(
     )
 
 
-def _window_share(chart: list, horizon: int) -> float | None:
+def window_share(chart: list, horizon: int) -> float | None:
     """Negative share over the alert window (the last `horizon` buckets)."""
     window = chart[-horizon:]
     total = sum(r.total or 0 for r in window)

@@ -23,7 +23,14 @@ from datetime import datetime, timedelta
 
 from elasticsearch import Elasticsearch
 
-from alerts.check import CheckSummary, deliver_pending, history_from, judge
+from alerts.check import (
+    CheckSummary,
+    chart_around,
+    deliver_pending,
+    history_from,
+    judge,
+    window_share,
+)
 from alerts.detector import DetectorParams, detect
 from alerts.email_render import AlertContent, Post
 from alerts.episodes import Episode, EpisodeEvent, EpisodeSettings, thread_keys
@@ -41,7 +48,6 @@ BUCKET_MINUTES = 60
 HORIZON_MINUTES = 360
 #: low-star reviews needed in the alert window before a bucket may fire
 MIN_LOW_STAR = 5
-HISTORY = timedelta(days=35)
 CHART_SPAN = timedelta(hours=48)
 
 
@@ -96,7 +102,7 @@ def check_reviews(
     if first < end:
         # no history before the first rated review: zeros there are not a baseline
         history_start = history_from(
-            client, names, brand.name, first, params.bucket_minutes, history=HISTORY, kind=RATED_REVIEW
+            client, names, brand.name, first, params.bucket_minutes, kind=RATED_REVIEW
         )
         low, totals = fetch_rating_series(
             client, names, brand.name, history_start, end, params.bucket_minutes
@@ -118,13 +124,16 @@ def _content(
     step = timedelta(minutes=params.bucket_minutes)
     window_end = event.bucket_start + step
     window_start = window_end - timedelta(minutes=params.horizon * params.bucket_minutes)
-    start = window_end - CHART_SPAN - HISTORY
-    low, totals = fetch_rating_series(client, names, brand.name, start, window_end, params.bucket_minutes)
-    detection = detect(low, totals, start, params)
-    first = len(detection) - int(CHART_SPAN / step)
-    chart = [detection.result(i) for i in range(max(0, first), len(detection))]
-    window = chart[-params.horizon :]
-    total = sum(r.total or 0 for r in window)
+    chart = chart_around(
+        client,
+        names,
+        brand.name,
+        params,
+        event.bucket_start,
+        fetch=fetch_rating_series,
+        span=CHART_SPAN,
+        kind=RATED_REVIEW,
+    )
     result = chart[-1] if chart and chart[-1].start == event.bucket_start else None
     return AlertContent(
         brand=brand.name,
@@ -137,7 +146,7 @@ def _content(
         window_end=window_end,
         negatives=event.negatives,
         expected_negatives=event.expected or 0.0,
-        share=sum(r.negatives for r in window) / total if total else None,
+        share=window_share(chart, params.horizon),
         expected_share=event.expected_share,
         fired_on=event.fired_on,
         details=result.reason if result else "",
