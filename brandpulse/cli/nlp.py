@@ -93,6 +93,13 @@ def train_sentiment(
     calibrate: Annotated[
         bool, typer.Option(help="Tune class logit offsets on the held-out training slice.")
     ] = True,
+    blend_rows: Annotated[
+        int,
+        typer.Option(
+            help="Per training file, at most this many rows no transformer stage trained on "
+            "choose the char blend weights (kept out of the char model's training)."
+        ),
+    ] = 500,
 ) -> None:
     """Fine-tune the offline default model on labelled JSONL; write it with a model card."""
     import logging
@@ -149,14 +156,17 @@ def train_sentiment(
 
     (out / CHAR_FILE).unlink(missing_ok=True)  # a stale one from an earlier run in this directory
     if settings.char_ngrams:
-        from nlp.training.char import add_char_ngrams
+        from nlp.training.char import add_char_ngrams, blend_slice
 
         typer.echo("training the character n-gram model and choosing blend weights ...", err=True)
-        held = {examples[i].text for i in result.hold}
-        # the char model learns from every 3-class example not held out (caps apply to the transformer)
+        seen, lineage = _transformer_seen(files, examples, result, settings, encoder_from)
+        rows = blend_slice(all_examples, seen, blend_rows, settings.seed)
+        held = {ex.text for ex in rows}
+        # the char model learns from every 3-class row outside the blend slice (caps apply to the transformer)
         two_class = _two_class(all_examples)
         char_examples = [ex for ex in all_examples if ex.text not in held and ex.source not in two_class]
-        blend = add_char_ngrams(out, examples, result.hold, result.fit, char_examples)
+        blend = add_char_ngrams(out, rows, char_examples, all_examples)
+        blend.update(lineage=lineage, per_file=blend_rows)
     evaluations = _evaluate_new(out, eval_files or [], eval_by_language or [])
     if eval_emotion:
         try:
@@ -241,6 +251,34 @@ def _reuse_encoder(source: Path, examples, settings, name: str, version: str, ou
         holdout_scores=metrics.get("holdout_history", []),
     )
     return result, f"{metrics.get('model')} {metrics.get('version')}"
+
+
+def _transformer_seen(files, examples, result, settings, encoder_from: Path | None) -> tuple[set[str], str]:
+    """Texts the transformer (every stage of its warm-start chain) trained on, and how
+    that was established. An unknown chain leaves every text but this run's held-out
+    slice counted as seen."""
+    import logging
+
+    from nlp.training.lineage import UnknownLineage, seen_texts
+
+    try:
+        if encoder_from is not None:
+            return seen_texts(encoder_from, files), "rebuilt from the metrics.json chain"
+        seen = {examples[i].text for i in result.fit}
+        if settings.init_from:
+            seen |= seen_texts(Path(settings.init_from), files)
+        return seen, "rebuilt from the metrics.json chain"
+    except UnknownLineage as exc:
+        logging.getLogger(__name__).warning("blend slice limited to the held-out rows: %s", exc)
+        held = {examples[i].text for i in result.hold}
+        return _all_texts(files, held), f"unknown ({exc})"
+
+
+def _all_texts(files, keep: set[str]) -> set[str]:
+    """Every text of ``files`` except those in ``keep``."""
+    from nlp.training.labelled import read_many
+
+    return {ex.text for ex in read_many(files) if ex.text not in keep}
 
 
 def _portable(arg: str) -> str:

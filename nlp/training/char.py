@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,42 +23,58 @@ def file_balanced_weights(sources: Sequence[str]) -> np.ndarray:
     return compute_sample_weight("balanced", list(sources))
 
 
+def blend_slice(examples: Sequence[Example], seen: set[str], per_file: int, seed: int = 13) -> list[Example]:
+    """Up to ``per_file`` rows of each file whose text the transformer never trained
+    on (``seen``: every stage of its warm-start chain), a seeded random sample."""
+    by_source: dict[str, list[Example]] = {}
+    for ex in examples:
+        if ex.text not in seen:
+            by_source.setdefault(ex.source, []).append(ex)
+    picked: list[Example] = []
+    for source, rows in by_source.items():
+        rng = random.Random(f"{seed}|blend|{Path(source).parent.name}/{Path(source).name}")
+        picked += rows if len(rows) <= per_file else rng.sample(rows, per_file)
+    return picked
+
+
 def add_char_ngrams(
     model_dir: Path,
-    examples: Sequence[Example],
-    hold: Sequence[int],
-    fit: Sequence[int],
-    char_examples: Sequence[Example] | None = None,
+    blend_rows: Sequence[Example],
+    char_examples: Sequence[Example],
+    all_examples: Sequence[Example],
 ) -> dict:
-    """Train the char n-gram model on ``fit`` (or on ``char_examples``, which must not
-    contain held-out texts), choose blend weights on ``hold``, write both into
+    """Train the char n-gram model on ``char_examples`` (which must not contain a
+    ``blend_rows`` text), choose blend weights on ``blend_rows``, write both into
     ``model_dir`` (whose transformer part is already saved). Returns what was chosen.
 
-    Held-out rows of a file without some class (two-class data) are predicted
-    among that file's labels only.
+    ``all_examples`` tell which labels each file uses: blend rows of a file
+    without some class (two-class data) are predicted among its labels only.
     """
     from nlp.sentiment import E5Sentiment
     from nlp.training.transformer import source_label_masks
 
     started = time.monotonic()
+    held = {ex.text for ex in blend_rows}
+    if any(ex.text in held for ex in char_examples):
+        raise ValueError("a blend-slice text is among the char model's training rows")
     spec = e5_sentiment.ModelSpec.read(model_dir)
     label_id = {label: i for i, label in enumerate(spec.labels)}
-    y = np.array([label_id[ex.label] for ex in examples])
-    train_rows = list(char_examples) if char_examples is not None else [examples[i] for i in fit]
     char = fit_char_ngrams(
-        [ex.text for ex in train_rows],
-        np.array([label_id[ex.label] for ex in train_rows]),
+        [ex.text for ex in char_examples],
+        np.array([label_id[ex.label] for ex in char_examples]),
         spec.labels,
-        file_balanced_weights([ex.source for ex in train_rows]),
+        file_balanced_weights([ex.source for ex in char_examples]),
     )
-    texts = [examples[i].text for i in hold]
-    allowed = source_label_masks(examples, spec.labels)[list(hold)]
+    texts = [ex.text for ex in blend_rows]
+    masks = source_label_masks(all_examples, spec.labels)
+    present = {ex.source: mask for ex, mask in zip(all_examples, masks, strict=True)}
+    allowed = np.array([present[ex.source] for ex in blend_rows], dtype=bool).reshape(-1, len(spec.labels))
     transformer = E5Sentiment(model_dir).transformer_probabilities(texts)
     chosen = choose_weights(
         np.where(allowed, np.log(np.clip(transformer, 1e-9, 1.0)), -1e9),
         np.where(allowed, char.log_proba(texts), -1e9),
-        y[list(hold)],
-        [examples[i].source for i in hold],
+        np.array([label_id[ex.label] for ex in blend_rows]),
+        [f"{Path(ex.source).parent.name}/{Path(ex.source).name}" for ex in blend_rows],
         language_groups(texts),
         min_texts=20,
     )
@@ -67,6 +84,7 @@ def add_char_ngrams(
     return {
         "groups": chosen,
         "weights": weights,
-        "n_char_train": len(train_rows),
+        "n_char_train": len(char_examples),
+        "n_blend": len(blend_rows),
         "seconds": round(time.monotonic() - started, 1),
     }

@@ -136,22 +136,36 @@ def describe_emotion_data(paths: list[Path], examples: list) -> list[dict]:
 def _blend_lines(blend: dict | None) -> list[str]:
     if not blend:
         return ["- Transformer only (no character n-gram model)."]
+
+    def counted(c: dict) -> str:
+        files = ", ".join(f"{f} {n}" for f, n in (c.get("files") or {}).items())
+        return f"; files counted: {files}" if files else ""
+
     rows = [
-        f"  - {g}: weight {c['weight']}, held-out mean per-file macro-recall {c['before']} → "
-        f"{c['after']} ({c['n']} texts)"
+        f"  - {g}: weight {c['weight']}, blend-slice score {c['before']} → {c['after']}"
+        f" ({c['n']} texts{counted(c)})"
         for g, c in blend["groups"].items()
     ]
     trained_on = (
-        f"every three-class training row not held out ({blend['n_char_train']} texts;\n"
+        f"every three-class training row outside the blend slice ({blend['n_char_train']} texts;\n"
         "  caps and two-class files apply to the transformer only)"
         if blend.get("n_char_train")
         else "the same examples"
     )
+    slice_line = (
+        f"  the blend slice: {blend['n_blend']} training rows that no transformer stage trained on"
+        f" (lineage {blend.get('lineage', 'not recorded')}; up to {blend.get('per_file', '?')} per file),"
+        if blend.get("n_blend")
+        else "  the held-out slice"
+    )
     return [
         "- Plus a character n-gram model (hashed char 2-5-grams, TF-IDF, logistic regression,",
         f"  files balanced) trained on {trained_on}; class log-probabilities are blended",
-        "  `(1 - w) * transformer + w * char`, with `w` per detected-language group chosen on",
-        "  the held-out slice (weight 0 unless blending gains at least 1 point there):",
+        "  `(1 - w) * transformer + w * char`, with `w` per detected language (languages with",
+        "  fewer blend texts share `other`) chosen on",
+        slice_line,
+        "  scored as the mean per-file macro-recall, each file weighted by the share of its",
+        "  slice texts detected in that language; weight 0 unless blending gains at least 1 point:",
         *rows,
     ]
 

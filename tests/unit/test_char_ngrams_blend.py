@@ -85,6 +85,37 @@ def test_a_gain_below_min_gain_keeps_the_transformer():
     assert blend.choose_weights(*args, min_gain=5.0)["other"]["weight"] == 0.0
 
 
+def test_languages_without_a_weight_share_other():
+    p = np.full((2, 3), 1 / 3)
+    q = np.log(np.array([[0.8, 0.1, 0.1], [0.8, 0.1, 0.1]]))
+    mixed = blend.blend(np.log(p), q, ["en", "fi"], {"en": 0.0, "other": 0.5})
+    np.testing.assert_allclose(mixed[0], p[0])
+    assert mixed[1, 0] > 0.5
+    assert blend.group_names(["en"] * 5 + ["de"] * 2 + ["fi"], min_group_texts=2) == ["de", "en", "other"]
+
+
+def test_a_file_counts_for_a_language_by_its_share_in_it():
+    # file "mixed": 40 of its 200 texts detected as English, where the char model helps it;
+    # file "english": 160 of 160 texts in English, where the char model hurts. Mean per file
+    # would pick the char model; weighted by share it keeps the transformer.
+    n_en, n_mixed = 160, 40
+    gold = np.concatenate([np.tile([0, 1], n_en // 2), np.tile([0, 1], n_mixed // 2), np.tile([0, 1], 80)])
+    sources = ["english"] * n_en + ["mixed"] * n_mixed + ["mixed"] * 160
+    langs = ["en"] * (n_en + n_mixed) + ["hi"] * 160
+    right = np.full((len(gold), 3), 0.05)
+    right[np.arange(len(gold)), gold] = 0.9
+    wrong = np.full((len(gold), 3), 0.05)
+    wrong[np.arange(len(gold)), 1 - gold] = 0.9
+    english = np.arange(len(gold)) < n_en
+    # transformer: right on English except 10%, wrong on the mixed file's English rows
+    transformer = np.where(english[:, None], right, wrong)
+    transformer[: n_en // 10] = wrong[: n_en // 10]
+    char = np.where(english[:, None], wrong, right)
+    chosen = blend.choose_weights(np.log(transformer), np.log(char), gold, sources, langs, min_texts=20)
+    assert chosen["en"]["weight"] == 0.0
+    assert chosen["en"]["files"] == {"english": 160, "mixed": 40}
+
+
 def test_groups_too_small_to_judge_keep_the_transformer():
     gold = np.array([0, 1, 2])
     logp = np.log(np.full((3, 3), 1 / 3))
@@ -98,6 +129,6 @@ def test_language_groups_and_file_weights():
             "This is clearly an English sentence about coffee.",
             "Das ist eindeutig ein deutscher Satz über Kaffee.",
         ]
-    ) == ["en", "other"]
+    ) == ["en", "de"]
     w = file_balanced_weights(["big"] * 3 + ["small"])
     assert w[3] == pytest.approx(3 * w[0]) and w.mean() == pytest.approx(1.0)
