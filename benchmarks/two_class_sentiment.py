@@ -44,6 +44,9 @@ def main() -> None:
         default=None,
         help="score the rows this model left unused (default: --model's own)",
     )
+    parser.add_argument(
+        "--init-from", type=Path, default=None, help="the warm-start model, where its recorded path is gone"
+    )
     args = parser.parse_args()
 
     data = Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data"))
@@ -55,7 +58,7 @@ def main() -> None:
     _, rows_ref = sentiment.resolve(ref if args.rows_of is None else args.rows_of)
     model_dir = Path(rows_ref or sentiment.DEFAULT_MODEL_DIR)
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    seen = seen_texts(model_dir, sorted(data.rglob("train.jsonl")))
+    seen = seen_texts(model_dir, sorted(data.rglob("train.jsonl")), args.init_from)
     blend = metrics.get("blend") or {}
     print(f"model {model.name} {model.version}; rows unused by {model_dir.name} ({len(seen)} texts seen)")
     results = {}

@@ -67,7 +67,7 @@ def train_sentiment(
     ] = None,
     emotion_weight: Annotated[float, typer.Option(help="Weight of the emotion loss.")] = 0.5,
     name: str = "e5-sentiment",
-    version: str = "2.0.0",
+    version: str = "2.1.0",
     epochs: int = 2,
     cut_layer: Annotated[int, typer.Option(help="Layers below this stay frozen.")] = 6,
     threads: int = 1,
@@ -263,7 +263,9 @@ def _transformer_seen(files, examples, result, settings, encoder_from: Path | No
 
     try:
         if encoder_from is not None:
-            return seen_texts(encoder_from, files), "rebuilt from the metrics.json chain"
+            # the encoder was trained by this command with these settings: same warm start
+            init = Path(settings.init_from) if settings.init_from else None
+            return seen_texts(encoder_from, files, init), "rebuilt from the metrics.json chain"
         seen = {examples[i].text for i in result.fit}
         if settings.init_from:
             seen |= seen_texts(Path(settings.init_from), files)

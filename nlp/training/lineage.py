@@ -39,13 +39,16 @@ def fitted_texts(examples: list[Example], settings) -> set[str]:
     return {capped[i].text for i in fit}
 
 
-def seen_texts(model_dir: Path, files: Iterable[Path], _depth: int = 0) -> set[str]:
+def seen_texts(
+    model_dir: Path, files: Iterable[Path], init_from: Path | None = None, _depth: int = 0
+) -> set[str]:
     """Texts that the transformer in ``model_dir`` or any of its warm starts trained on.
 
     ``files`` are the training files at hand; a recorded file is matched by its
-    sha256 (the name alone may point at other content). Raises
-    :class:`UnknownLineage` when a run cannot be rebuilt exactly: then no text of
-    the files can be called unseen.
+    sha256 (the name alone may point at other content). ``init_from`` stands in
+    for the warm-start directory ``model_dir`` recorded (a path on the machine it
+    was trained on). Raises :class:`UnknownLineage` when a run cannot be rebuilt
+    exactly: then no text of the files can be called unseen.
     """
     from nlp.training.transformer import TrainSettings
 
@@ -55,6 +58,7 @@ def seen_texts(model_dir: Path, files: Iterable[Path], _depth: int = 0) -> set[s
     if not metrics_path.is_file():
         raise UnknownLineage(f"{model_dir} has no metrics.json")
     metrics = json.loads(metrics_path.read_text())
+    files = list(files)
     by_sha = {sha256_of(p): Path(p) for p in files}
     recorded = metrics.get("data") or []
     missing = [row["file"] for row in recorded if row.get("sha256") not in by_sha]
@@ -67,7 +71,8 @@ def seen_texts(model_dir: Path, files: Iterable[Path], _depth: int = 0) -> set[s
     examples = [ex for row in recorded for ex in read_jsonl(by_sha[row["sha256"]])]
     seen = fitted_texts(examples, settings)
     if settings.init_from:
-        if not Path(settings.init_from).is_dir():
-            raise UnknownLineage(f"{model_dir} was warm-started from {settings.init_from}, which is not here")
-        seen |= seen_texts(Path(settings.init_from), files, _depth + 1)
+        parent = Path(init_from or settings.init_from)
+        if not parent.is_dir():
+            raise UnknownLineage(f"{model_dir} was warm-started from {parent}, which is not here")
+        seen |= seen_texts(parent, files, None, _depth + 1)
     return seen

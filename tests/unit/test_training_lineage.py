@@ -52,6 +52,9 @@ def test_an_unrebuildable_chain_says_why(tmp_path):
     orphan = _model(tmp_path, "orphan", [data], TrainSettings(init_from=str(tmp_path / "gone")))
     with pytest.raises(UnknownLineage, match="gone"):
         seen_texts(orphan, [data])
+    # the warm start found elsewhere (the recorded path was on another machine)
+    moved = _model(tmp_path, "moved", [data], TrainSettings())
+    assert seen_texts(orphan, [data], init_from=moved) == fitted_texts(read_many([data]), TrainSettings())
     other = _data(tmp_path, "other", 10)
     with pytest.raises(UnknownLineage, match=r"d/train\.jsonl"):
         seen_texts(orphan, [other])
