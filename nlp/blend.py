@@ -10,12 +10,15 @@ files, never on validation files.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
 from nlp.language import detect_language
 from nlp.training.metrics import mean_file_macro_recall
+
+if TYPE_CHECKING:
+    from nlp.char_ngrams import CharNgramModel
 
 GROUPS = ("en", "si", "other")
 GRID = tuple(round(float(w), 2) for w in np.linspace(0.0, 0.6, 13))
@@ -35,6 +38,21 @@ def blend(
     logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)
     return p / p.sum(axis=1, keepdims=True)
+
+
+def blend_with_char(
+    probs: np.ndarray,
+    texts: Sequence[str],
+    char_model: CharNgramModel | None,
+    weights: dict[str, float] | None,
+) -> np.ndarray:
+    """Transformer probabilities blended with the char n-gram model (unchanged without one)."""
+    if char_model is None or not weights or not len(texts):
+        return probs
+    mixed = blend(
+        np.log(np.clip(probs, 1e-9, 1.0)), char_model.log_proba(texts), language_groups(texts), weights
+    )
+    return mixed.astype(np.float32)
 
 
 class GroupChoice(TypedDict):
