@@ -157,6 +157,22 @@ def export(
     return out
 
 
+def quantise_export(fp32_dir: Path, out: Path, options: Int8Options) -> Path:
+    """An int8 directory from an fp32 one written by :func:`export` (no torch needed)."""
+    fp32_dir, out = Path(fp32_dir), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = json.loads((fp32_dir / CONFIG_FILE).read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        quantise(fp32_dir / MODEL_FILE, Path(tmp) / MODEL_FILE, options)
+        write_graphs(Path(tmp) / MODEL_FILE, out, config["outputs"])
+    for name in (TOKENIZER_FILE, CHAR_FILE):
+        if (fp32_dir / name).exists():
+            shutil.copyfile(fp32_dir / name, out / name)
+    config.update(precision="int8", int8=asdict(options))
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    return out
+
+
 def write_graphs(source: Path, out: Path, outputs: list[str]) -> None:
     """``model.onnx`` and ``sentiment.onnx`` (no ``embedding``) sharing ``weights.bin``."""
     import onnx
