@@ -16,6 +16,14 @@ REPO = Path(__file__).resolve().parents[2]
 LABELS = ("negative", "neutral", "positive")
 # a worker without torch/transformers: importing either fails (sys.modules[name] = None)
 NO_TORCH = 'import sys\nfor name in ("torch", "transformers"):\n    sys.modules[name] = None\n'
+# the same as if they were not installed (scipy's array API probe reads sys.modules["torch"])
+NOT_INSTALLED = """import sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "transformers"):
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Blocked())
+"""
 TEXTS = [
     "@user the app keeps crashing since the update, fix it!!",
     "I absolutely love this phone, best purchase ever! https://t.co/abc",
@@ -41,9 +49,9 @@ TEXTS = [
 ]
 
 
-def _run(code: str) -> str:
+def _run(code: str, blocker: str = NO_TORCH) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", NO_TORCH + code],
+        [sys.executable, "-c", blocker + code],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -122,9 +130,10 @@ def test_exported_default_model_scores_like_torch_with_and_without_torch(exporte
         "embedder = shared_embedder(model)\n"
         f"texts = {TEXTS!r}\n"
         "docs = enrich_texts(texts, model=model)\n"
-        "assert 'torch' not in sys.modules or sys.modules['torch'] is None\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
         "print(json.dumps({'docs': docs, 'cached': embedder.cached,"
-        " 'vectors': embedder.embed(texts).tolist()}))\n"
+        " 'vectors': embedder.embed(texts).tolist()}))\n",
+        NOT_INSTALLED,
     )
     lean = json.loads(out)
     assert lean["cached"] == unique
