@@ -35,6 +35,7 @@ VARIANTS = {
     "u8u8_per_channel": {"unsigned_weights": True},
     "s8_per_channel_skip_output_dense": {"keep_float": SKIP_OUTPUT},
     "s8_per_channel_reduce_range_skip_ffn": {"reduce_range": True, "keep_float": SKIP_FFN},
+    "u8u8_per_channel_skip_output_dense": {"unsigned_weights": True, "keep_float": SKIP_OUTPUT},
 }
 
 
