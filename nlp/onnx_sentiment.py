@@ -22,6 +22,7 @@ import numpy as np
 
 from nlp.embeddings import VectorCache
 from nlp.normalize import normalise_for_model
+from nlp.results import results_from_probabilities
 
 MODEL_FILE = "model.onnx"
 # the same graph without the topic-embedding branch; both read WEIGHTS_FILE
@@ -184,16 +185,12 @@ class OnnxSentiment:
         return self._scores(texts, emotion=False)[0]
 
     def predict(self, texts: list[str]):
-        from nlp.sentiment import results_from_probabilities
-
         if not texts:
             return []
         return results_from_probabilities(self.probabilities(texts), self.labels, self.name, self.version)
 
     def predict_with_emotion(self, texts: list[str]):
         """(sentiment results, (n, emotions) emotion logits or None), from one pass."""
-        from nlp.sentiment import results_from_probabilities
-
         if not self.has_emotion or not texts:
             return self.predict(texts), None
         probs, emotion = self._scores(texts, emotion=True)

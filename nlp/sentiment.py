@@ -22,13 +22,13 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from brandpulse.core.settings import LocalSettings
 from nlp.normalize import normalise_for_model
+from nlp.results import SentimentResult, results_from_probabilities
 from nlp.training.labelled import LABELS
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "e5-sentiment"
@@ -40,21 +40,6 @@ BACKENDS: dict[str, str] = {
     "vader": "nlp.sentiment:VaderSentiment",
     "onnx": "nlp.onnx_sentiment:OnnxSentiment",
 }
-
-
-@dataclass(frozen=True)
-class SentimentResult:
-    """One text's sentiment, shaped like the ``sentiment`` field of a mention."""
-
-    label: str
-    score: float
-    probabilities: dict[str, float] = field(default_factory=dict)
-    model: str = ""
-    model_version: str = ""
-
-    def as_document(self) -> dict:
-        """The ``sentiment`` object stored on a mention."""
-        return asdict(self)
 
 
 @runtime_checkable
@@ -103,28 +88,6 @@ def label_mapping(id2label: dict[int, str]) -> list[str]:
             raise ValueError(f"cannot map model labels {names} onto {LABELS}")
         mapped.append(hit)
     return mapped
-
-
-def results_from_probabilities(
-    rows: Any, labels: Sequence[str], name: str, version: str
-) -> list[SentimentResult]:
-    """One result per row of (n, classes) probabilities (columns: ``labels``, mapped onto :data:`LABELS`)."""
-    results = []
-    for row in rows:
-        probs = dict.fromkeys(LABELS, 0.0)
-        for label, p in zip(labels, row, strict=True):
-            probs[label] += float(p)
-        label = max(probs, key=probs.__getitem__)
-        results.append(
-            SentimentResult(
-                label=label,
-                score=round(probs[label], 4),
-                probabilities={k: round(v, 4) for k, v in probs.items()},
-                model=name,
-                model_version=version,
-            )
-        )
-    return results
 
 
 class TransformersSentiment:
