@@ -10,6 +10,10 @@ texts with the same model and the same number of torch threads:
                  id and (for a blended model) the char n-gram blend, per text;
 * ``single``   : our own ``predict([text])`` once per text (batching effect only).
 
+``--model onnx:DIR`` runs the ONNX Runtime backend (a directory written by
+``brandpulse export-onnx``) in the ``batched``, ``single`` and ``topics`` modes;
+it needs neither torch nor transformers (the lean worker).
+
 * ``topics``   : the enrich step as it runs with topics: ``enrich_texts`` with the topic
                  embedder sharing the sentiment model's lower layers (one pass), then
                  ``nlp.topics.update_topics`` over those embeddings (timed apart);
@@ -71,11 +75,31 @@ def sample_brand_texts(brand: str, n: int, seed: int) -> list[str]:
 CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_bf16", "amx_int8")
 
 
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def torch_kernels() -> dict:
+    """torch's CPU kernels, or ``{}`` where torch is not installed (the lean worker)."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    return {
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "quantized_engine": torch.backends.quantized.engine,
+        "mkldnn_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+    }
+
+
 def conditions() -> dict:
     """What the figures depend on: CPU, kernels, library versions, threads, load."""
-    import torch
-    import transformers
-
     info: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -93,12 +117,10 @@ def conditions() -> dict:
         "cpu_count": os.cpu_count(),
         "cpu_flags": {f: f in flags for f in CPU_FLAGS},
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "mkldnn": torch.backends.mkldnn.is_available(),
-        "quantized_engine": torch.backends.quantized.engine,
-        "mkldnn_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+        "torch": _version("torch"),
+        "transformers": _version("transformers"),
+        "onnxruntime": _version("onnxruntime"),
+        **torch_kernels(),
         "load_avg": os.getloadavg(),
     }
 
@@ -115,9 +137,6 @@ def _topic_docs(texts: list[str]):
 
 
 def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
-    import torch
-
-    from nlp.quantize import describe
     from nlp.sentiment import create, resolve
 
     warm = texts[:8]
@@ -157,6 +176,7 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
             "topics_found": len({a["id"] for a in assignments.values()}),
         }
     elif mode == "pipeline":
+        import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
         from nlp import e5_sentiment
@@ -205,7 +225,11 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
     assert len(out) == len(texts)
-    kernels = describe(network) if network is not None else {}
+    kernels = {}
+    if network is not None:  # a torch network (the onnx backend has none)
+        from nlp.quantize import describe
+
+        kernels = describe(network)
     return {
         "mode": mode,
         "n": len(texts),
@@ -216,12 +240,21 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
         "mentions_per_cpu_s": round(len(texts) / cpu_seconds, 1),
         **extra,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "torch_threads": torch.get_num_threads(),
+        "threads": _threads(locals().get("model")),
         "precision": getattr(locals().get("model"), "precision", "fp32"),
         "param_dtypes": kernels.get("param_dtypes"),
         "int8_linear": kernels.get("int8_linear"),
         "attention": kernels.get("attention"),
     }
+
+
+def _threads(model) -> int:
+    """Threads the network ran with: ONNX Runtime's intra-op threads, else torch's."""
+    if getattr(model, "threads", None):
+        return model.threads
+    import torch
+
+    return torch.get_num_threads()
 
 
 def plain_one(classify, model_input: str, text: str, char, blend_weights) -> dict:

@@ -5,9 +5,13 @@ only if, on every validation file, macro-recall and macro-F1 stay within
 ``--tolerance`` (0.3 points) of the unquantised model. Each precision scores
 TweetEval val, each UMSAB ``xlmt-sentiment/<lang>/val.jsonl`` and each
 ``more-sentiment/*/val.jsonl`` (validation files only, never a test split).
+``--models NAME=REF`` adds other model references to compare, e.g. the ONNX
+exports (``ort-fp32=onnx:/tmp/e5-onnx``); each line then also says how many
+labels equal the reference's (the first entry) and the largest probability difference.
 
 Usage: python benchmarks/precision_accuracy.py [--model default] [--precisions fp32,int8]
-Prints one JSON line per (precision, file), then a verdict line per compared precision.
+       [--models NAME=REF ...] [--limit N]
+Prints one JSON line per (entry, file), then a verdict line per compared entry.
 """
 
 from __future__ import annotations
@@ -55,10 +59,35 @@ def compare(results: dict[str, dict[str, dict]], reference: str, tolerance: floa
     return verdicts
 
 
+def entries(model: str, precisions: str, models: list[str]) -> list[tuple[str, str, str | None]]:
+    """(name, model reference, precision or None) per compared entry; the first is the reference."""
+    out: list[tuple[str, str, str | None]] = [(p, model, p) for p in precisions.split(",") if p]
+    for item in models:
+        name, sep, ref = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--models {item!r}: expected NAME=REF")
+        out.append((name, ref, None))
+    return out
+
+
+def agreement(probs, reference) -> dict:
+    """Labels equal to the reference's (percent, count) and the largest probability difference."""
+    import numpy as np
+
+    same = probs.argmax(1) == reference.argmax(1)
+    return {
+        "labels_equal_pct": round(float(same.mean()) * 100, 2),
+        "labels_differ": int((~same).sum()),
+        "max_prob_diff": round(float(np.abs(probs - reference).max()), 5),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
     parser.add_argument("--precisions", default="fp32,int8", help="the first is the reference")
+    parser.add_argument("--models", nargs="*", default=[], help="NAME=REF: more entries to compare")
+    parser.add_argument("--limit", type=int, help="score only the first N rows of each file")
     parser.add_argument("--tolerance", type=float, default=0.3)
     parser.add_argument(
         "--data",
@@ -67,28 +96,44 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from nlp.sentiment import create
-    from nlp.training.evaluation import evaluate
+    from nlp.sentiment import create, results_from_probabilities
+    from nlp.training.evaluation import score_results
     from nlp.training.labelled import read_jsonl
 
     files = val_files(args.data)
-    precisions = args.precisions.split(",")
+    examples = {name: read_jsonl(path, args.limit) for name, path in files.items()}
+    compared = entries(args.model, args.precisions, args.models)
     results: dict[str, dict[str, dict]] = {}
-    for precision in precisions:
-        os.environ["BRANDPULSE_INFERENCE_PRECISION"] = precision
-        model = create(args.model)
-        results[precision] = {}
-        for name, path in files.items():
+    reference_probs: dict[str, object] = {}
+    totals: dict[str, list[int]] = {}
+    for entry, ref, precision in compared:
+        if precision is not None:
+            os.environ["BRANDPULSE_INFERENCE_PRECISION"] = precision
+        model = create(ref)
+        results[entry] = {}
+        for name, rows in examples.items():
             load = os.getloadavg()[0]
             started = time.perf_counter()
-            scores = evaluate(model, read_jsonl(path)).summary()
-            row = {"precision": precision, "file": name, **scores, "load_before": round(load, 2)}
-            row["seconds"] = round(time.perf_counter() - started, 1)
-            results[precision][name] = scores
+            probs = model.probabilities([ex.text for ex in rows])
+            seconds = time.perf_counter() - started
+            predicted = results_from_probabilities(probs, model.labels, model.name, model.version)
+            scores = score_results(predicted, rows, seconds=seconds).summary()
+            row = {"entry": entry, "model": ref, "file": name, **scores, "load_before": round(load, 2)}
+            row["seconds"] = round(seconds, 1)
+            if name in reference_probs:
+                row |= agreement(probs, reference_probs[name])
+                total = totals.setdefault(entry, [0, 0])
+                total[0] += row["labels_differ"]
+                total[1] += len(rows)
+            else:
+                reference_probs[name] = probs
+            results[entry][name] = scores
             print(json.dumps(row), flush=True)
         del model
-    for precision, verdict in compare(results, precisions[0], args.tolerance).items():
-        print(json.dumps({"precision": precision, **verdict}))
+    for entry, verdict in compare(results, compared[0][0], args.tolerance).items():
+        differ, n = totals.get(entry, [0, 0])
+        equal = round(100 * (1 - differ / n), 2) if n else None
+        print(json.dumps({"entry": entry, **verdict, "labels_equal_pct": equal, "texts": n}))
 
 
 if __name__ == "__main__":

@@ -10,11 +10,14 @@ The weights are chosen on rows that neither model trained on (see
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
 from nlp.language import detect_language
+
+if TYPE_CHECKING:
+    from nlp.char_ngrams import CharNgramModel
 
 OTHER = "other"
 GRID = tuple(round(float(w), 2) for w in np.linspace(0.0, 0.8, 17))
@@ -39,6 +42,21 @@ def blend(
     logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)
     return p / p.sum(axis=1, keepdims=True)
+
+
+def blend_with_char(
+    probs: np.ndarray,
+    texts: Sequence[str],
+    char_model: CharNgramModel | None,
+    weights: dict[str, float] | None,
+) -> np.ndarray:
+    """Transformer probabilities blended with the char n-gram model (unchanged without one)."""
+    if char_model is None or not weights or not len(texts):
+        return probs
+    mixed = blend(
+        np.log(np.clip(probs, 1e-9, 1.0)), char_model.log_proba(texts), language_groups(texts), weights
+    )
+    return mixed.astype(np.float32)
 
 
 class GroupChoice(TypedDict):

@@ -79,7 +79,59 @@ def _base_layers(indices: Sequence[int], config, dtype) -> Any:
     return layers
 
 
-class E5Embedder:
+class VectorCache:
+    """Topic vectors by model input: kept from a sharing model's passes (float16, oldest
+    dropped past ``cache_limit``), encoded by :meth:`encode` for texts not seen."""
+
+    def __init__(self, cache_limit: int = 50_000, dim: int = 384) -> None:
+        self.cache_limit = cache_limit
+        self.dim = dim
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def model_text(self, text: str) -> str:
+        return PREFIX + normalise_for_model(text)
+
+    def encode(self, model_texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) unit vectors of model inputs (length-sorted by the caller)."""
+        raise NotImplementedError
+
+    def keep(self, model_texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Keep one batch's vectors (float16) for :meth:`embed`."""
+        for text, vector in zip(model_texts, np.asarray(vectors).astype(np.float16), strict=True):
+            self._cache[text] = vector
+            self._cache.move_to_end(text)
+        while len(self._cache) > self.cache_limit:
+            self._cache.popitem(last=False)
+
+    def forget(self) -> None:
+        """Drop every cached vector."""
+        self._cache.clear()
+
+    @property
+    def cached(self) -> int:
+        """How many vectors wait in the cache."""
+        return len(self._cache)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors in input order: from the cache where a sharing model already
+        computed them, encoded now (length-sorted) otherwise."""
+        inputs = [self.model_text(t) for t in texts]
+        out = np.zeros((len(inputs), self.dim), dtype=np.float32)
+        missing = []
+        for i, text in enumerate(inputs):
+            hit = self._cache.get(text)  # not popped: a repeated text hits again
+            if hit is None:
+                missing.append(i)
+            else:
+                out[i] = hit
+        order = sorted(missing, key=lambda i: len(inputs[i]))
+        if order:
+            out[order] = self.encode([inputs[i] for i in order])
+        # float16 cache rounding: re-normalise so every row is a unit vector
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+class E5Embedder(VectorCache):
     """``embed(texts) -> (n, 384)`` unit vectors, comparable across languages."""
 
     name = "multilingual-e5-small"
@@ -121,14 +173,9 @@ class E5Embedder:
                 range(self.cut, config.num_hidden_layers), config, load_dtype(self.precision)
             )
             self.top = prepare(layers, self.precision)
+        super().__init__(cache_limit, dim=self.front.config.hidden_size)
         self.batch_size = batch_size
         self.max_length = max_length
-        self.cache_limit = cache_limit
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-
-    @staticmethod
-    def model_text(text: str) -> str:
-        return PREFIX + normalise_for_model(text)
 
     def from_lower(self, hidden, mask, attention_mask) -> np.ndarray:
         """Unit vectors from the front's cut-layer states of one batch."""
@@ -137,51 +184,25 @@ class E5Embedder:
     def remember(self, model_texts: Sequence[str], hidden, mask, attention_mask) -> None:
         """Embed one batch from the cut-layer states a sharing model computed, and keep
         the vectors (float16) for :meth:`embed` (oldest dropped past ``cache_limit``)."""
-        vectors = self.from_lower(hidden, mask, attention_mask).astype(np.float16)
-        for text, vector in zip(model_texts, vectors, strict=True):
-            self._cache[text] = vector
-            self._cache.move_to_end(text)
-        while len(self._cache) > self.cache_limit:
-            self._cache.popitem(last=False)
+        self.keep(model_texts, self.from_lower(hidden, mask, attention_mask))
 
-    def forget(self) -> None:
-        """Drop every cached vector."""
-        self._cache.clear()
-
-    @property
-    def cached(self) -> int:
-        """How many vectors wait in the cache."""
-        return len(self._cache)
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors in input order: from the cache where a sharing model already
-        computed them, encoded now otherwise."""
+    def encode(self, model_texts: Sequence[str]) -> np.ndarray:
+        """Vectors through the front and the base top layers, in batches."""
         import torch
 
-        inputs = [self.model_text(t) for t in texts]
-        out = np.zeros((len(inputs), self.front.config.hidden_size), dtype=np.float32)
-        missing = []
-        for i, text in enumerate(inputs):
-            hit = self._cache.get(text)  # not popped: a repeated text hits again
-            if hit is None:
-                missing.append(i)
-            else:
-                out[i] = hit
-        order = sorted(missing, key=lambda i: len(inputs[i]))
+        out = np.zeros((len(model_texts), self.dim), dtype=np.float32)
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
+            for start in range(0, len(model_texts), self.batch_size):
                 batch = self.tokenizer(
-                    [inputs[i] for i in idx],
+                    list(model_texts[start : start + self.batch_size]),
                     padding=True,
                     truncation=True,
                     max_length=self.max_length,
                     return_tensors="pt",
                 )
                 hidden, mask = lower_states(self.front, batch, self.cut)
-                out[idx] = self.from_lower(hidden, mask, batch["attention_mask"])
-        # float16 cache rounding: re-normalise so every row is a unit vector
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+                out[start : start + self.batch_size] = self.from_lower(hidden, mask, batch["attention_mask"])
+        return out
 
 
 @lru_cache(maxsize=1)
@@ -190,11 +211,16 @@ def get_embedder() -> E5Embedder:
     return E5Embedder()
 
 
-def shared_embedder(model) -> E5Embedder | None:
+def shared_embedder(model) -> VectorCache | None:
     """An embedder sharing ``model``'s lower layers, attached to it, or ``None`` where the
     model cannot share (another backend, another base, another prefix or length)."""
     if getattr(model, "embedder", None) is not None:
         return model.embedder
+    make = getattr(model, "make_embedder", None)  # nlp.onnx_sentiment: vectors from its own graph
+    if make is not None:
+        embedder = make()
+        model.attach_embedder(embedder)
+        return embedder
     share = getattr(model, "encoder_front", None)
     if share is None:
         return None

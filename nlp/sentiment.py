@@ -7,7 +7,11 @@ Backends (see :data:`BACKENDS`, loaded lazily by name):
   multilingual XLM-R tweet sentiment model);
 * ``e5``: the offline default, e5-small with fine-tuned top layers, trained by
   ``train-sentiment`` (:mod:`nlp.training.transformer`) and shipped in ``nlp/models``;
-* ``vader``: the English lexicon baseline, the floor every model must beat.
+* ``vader``: the English lexicon baseline, the floor every model must beat;
+* ``onnx``: a directory written by ``export-onnx``, run by ONNX Runtime without
+  torch or transformers (:mod:`nlp.onnx_sentiment`; the lean worker's backend).
+
+``BRANDPULSE_SENTIMENT_MODEL`` names the model ``get_model()`` loads (default: ``default``).
 
 :func:`get_model` loads a model once per process. Texts are normalised for
 the model only (``@user``, ``http``); the caller's strings are never changed.
@@ -18,13 +22,13 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from brandpulse.core.settings import LocalSettings
 from nlp.normalize import normalise_for_model
+from nlp.results import SentimentResult, results_from_probabilities
 from nlp.training.labelled import LABELS
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "e5-sentiment"
@@ -34,22 +38,8 @@ BACKENDS: dict[str, str] = {
     "transformers": "nlp.sentiment:TransformersSentiment",
     "e5": "nlp.sentiment:E5Sentiment",
     "vader": "nlp.sentiment:VaderSentiment",
+    "onnx": "nlp.onnx_sentiment:OnnxSentiment",
 }
-
-
-@dataclass(frozen=True)
-class SentimentResult:
-    """One text's sentiment, shaped like the ``sentiment`` field of a mention."""
-
-    label: str
-    score: float
-    probabilities: dict[str, float] = field(default_factory=dict)
-    model: str = ""
-    model_version: str = ""
-
-    def as_document(self) -> dict:
-        """The ``sentiment`` object stored on a mention."""
-        return asdict(self)
 
 
 @runtime_checkable
@@ -177,22 +167,7 @@ class TransformersSentiment:
     def predict(self, texts: list[str]) -> list[SentimentResult]:
         if not texts:
             return []
-        results = []
-        for row in self.probabilities(texts):
-            probs = dict.fromkeys(LABELS, 0.0)
-            for label, p in zip(self.labels, row, strict=True):
-                probs[label] += float(p)
-            label = max(probs, key=probs.__getitem__)
-            results.append(
-                SentimentResult(
-                    label=label,
-                    score=round(probs[label], 4),
-                    probabilities={k: round(v, 4) for k, v in probs.items()},
-                    model=self.name,
-                    model_version=self.version,
-                )
-            )
-        return results
+        return results_from_probabilities(self.probabilities(texts), self.labels, self.name, self.version)
 
 
 class E5Sentiment(TransformersSentiment):
@@ -292,20 +267,10 @@ class E5Sentiment(TransformersSentiment):
     def probabilities(self, texts: Sequence[str]):
         """Transformer probabilities, blended with the character n-gram model when the
         directory has one (weights per language group, see :mod:`nlp.blend`)."""
-        import numpy as np
+        from nlp.blend import blend_with_char
 
         probs = self.transformer_probabilities(texts)
-        if self.char_model is None or not self.blend_weights or not len(texts):
-            return probs
-        from nlp.blend import blend, language_groups
-
-        mixed = blend(
-            np.log(np.clip(probs, 1e-9, 1.0)),
-            self.char_model.log_proba(texts),
-            language_groups(texts),
-            self.blend_weights,
-        )
-        return mixed.astype(np.float32)
+        return blend_with_char(probs, texts, self.char_model, self.blend_weights)
 
 
 class VaderSentiment:
@@ -345,14 +310,17 @@ class VaderSentiment:
 def resolve(model: str | None) -> tuple[str, str | None]:
     """(backend, argument) for a model reference.
 
-    ``None``/``"default"`` → the shipped offline model; ``"vader"``;
-    ``"<backend>:<arg>"`` with a registered backend; a directory written by
-    ``train-sentiment`` → ``e5``; anything else (hub id or HF directory) →
-    ``transformers``.
+    ``None`` → ``BRANDPULSE_SENTIMENT_MODEL``; ``"default"`` → the shipped offline
+    model; ``"vader"``; ``"<backend>:<arg>"`` with a registered backend; a directory
+    written by ``train-sentiment`` → ``e5``, by ``export-onnx`` → ``onnx``; anything else
+    (hub id or HF directory) → ``transformers``.
     """
     from nlp import e5_sentiment
+    from nlp.onnx_sentiment import is_onnx_dir
 
-    if model in (None, "", DEFAULT_MODEL):
+    if model is None:
+        model = LocalSettings.load().sentiment_model
+    if model in ("", DEFAULT_MODEL):
         return "e5", str(DEFAULT_MODEL_DIR)
     if model in BACKENDS:
         return model, None
@@ -361,6 +329,8 @@ def resolve(model: str | None) -> tuple[str, str | None]:
         return backend, arg or None
     if e5_sentiment.is_model_dir(Path(model)):
         return "e5", model
+    if is_onnx_dir(Path(model)):
+        return "onnx", model
     return "transformers", model
 
 

@@ -39,7 +39,7 @@ es_app = typer.Typer(help="The embedded Elasticsearch node (dev, tests, demo).",
 app.add_typer(es_app, name="es")
 app.add_typer(alerts_cli.app)  # eval-detector, detector-presets
 app.add_typer(indexing_cli.app)  # search, stats, report, erase, rollover, retention, kibana
-app.add_typer(nlp_cli.app)  # train-sentiment, eval-sentiment, detect-language
+app.add_typer(nlp_cli.app)  # train-sentiment, eval-sentiment, export-onnx, detect-language
 alerts_app = typer.Typer(help="Negative-spike alerts.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(quarantine_cli.app, name="quarantine")

@@ -2,7 +2,8 @@
 
 ``train-sentiment`` trains the offline default model, ``eval-sentiment`` scores
 any model on labelled JSONL and prints a confusion matrix followed by one JSON
-summary line, ``detect-language`` is a small helper for checks.
+summary line, ``export-onnx`` writes the model for the torch-free ``onnx``
+backend, ``detect-language`` is a small helper for checks.
 """
 
 from __future__ import annotations
@@ -410,6 +411,30 @@ def eval_sentiment(
     typer.echo(scored_over(ev.labels))
     typer.echo(format_confusion(sub_matrix(ev.matrix, ev.labels), ev.labels))
     typer.echo(json.dumps({**ev.summary(), **meta}))
+
+
+@app.command("export-onnx")
+def export_onnx(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write (model.onnx, tokenizer...).")],
+    model_dir: Annotated[
+        Path | None, typer.Option("--model-dir", help="Model directory (default: the shipped model).")
+    ] = None,
+    int8: Annotated[bool, typer.Option("--int8", help="ONNX Runtime dynamic int8 quantisation.")] = False,
+    per_channel: Annotated[bool, typer.Option(help="int8: one weight scale per output channel.")] = True,
+    reduce_range: Annotated[bool, typer.Option(help="int8: 7-bit weights (CPUs without VNNI).")] = False,
+    unsigned: Annotated[bool, typer.Option(help="int8: uint8 weights (u8u8 kernels).")] = False,
+    keep_float: Annotated[
+        list[str] | None,
+        typer.Option("--keep-float", help="int8: MatMul nodes whose name contains this stay float."),
+    ] = None,
+) -> None:
+    """Export the sentiment model for the torch-free `onnx` backend (model ref `onnx:DIR`)."""
+    from nlp.onnx_export import Int8Options, export
+
+    options = Int8Options(per_channel, reduce_range, unsigned, tuple(keep_float or ()))
+    written = export(out, model_dir, int8=int8, int8_options=options)
+    files = {p.name: p.stat().st_size for p in sorted(written.iterdir())}
+    typer.echo(json.dumps({"out": str(written), "model": f"onnx:{written}", "bytes": files}))
 
 
 @app.command("detect-language")

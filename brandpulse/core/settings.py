@@ -76,6 +76,11 @@ class LocalSettings(EnvSettings):
         validation_alias="BRANDPULSE_INFERENCE_PRECISION",
         description="encoder inference: auto (bf16 with AVX-512, else fp32), fp32, bf16 or int8",
     )
+    sentiment_model: str = Field(
+        default="default",
+        validation_alias="BRANDPULSE_SENTIMENT_MODEL",
+        description="sentiment model of the enrich step: default, vader, onnx:DIR, a model directory or id",
+    )
     es_heap: str = Field(
         default="512m:1g",
         pattern=r"^[0-9]+[kKmMgG]?(:[0-9]+[kKmMgG]?)?$",
@@ -85,7 +90,14 @@ class LocalSettings(EnvSettings):
     es_java_opts: str = Field(default="", validation_alias="BRANDPULSE_ES_JAVA_OPTS")
 
     @field_validator(
-        "es_port", "state_dir", "cache_dir", "torch_threads", "inference_precision", "es_heap", mode="before"
+        "es_port",
+        "state_dir",
+        "cache_dir",
+        "torch_threads",
+        "inference_precision",
+        "sentiment_model",
+        "es_heap",
+        mode="before",
     )
     @classmethod
     def _empty_means_default(cls, value: Any) -> Any:

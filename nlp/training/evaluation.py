@@ -60,11 +60,21 @@ def evaluate(
 ) -> Evaluation:
     """Predict every example once (timed) and score against its label, over
     ``labels`` (default: the labels present in ``examples``)."""
-    labels = labels or labels_present(examples)
     texts = [ex.text for ex in examples]
     started = time.perf_counter()
-    predicted = [restrict(r, labels) for r in model.predict(texts)]
-    seconds = time.perf_counter() - started
+    results = model.predict(texts)
+    return score_results(results, examples, labels, time.perf_counter() - started)
+
+
+def score_results(
+    results: list[SentimentResult],
+    examples: list[Example],
+    labels: tuple[str, ...] | None = None,
+    seconds: float = 0.0,
+) -> Evaluation:
+    """Score predictions already made (one per example) as :func:`evaluate` does."""
+    labels = labels or labels_present(examples)
+    predicted = [restrict(r, labels) for r in results]
     gold = [ex.label for ex in examples]
     matrix = confusion(gold, predicted)
     return Evaluation(scores=scores_from_matrix(matrix), matrix=matrix, seconds=seconds, labels=labels)

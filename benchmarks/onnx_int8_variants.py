@@ -1,0 +1,90 @@
+"""Which ONNX Runtime int8 configuration keeps the sentiment model's answers.
+
+Like ``int8_variants.py`` (torch), on texts from the TRAINING files (300 TweetEval
+train, 40 per UMSAB language, seed 11), never validation files: label agreement
+with the ONNX fp32 graph, probability differences, macro-recall and CPU-time
+speed-up of the network alone, one thread.
+
+Usage: python benchmarks/onnx_int8_variants.py --fp32 DIR [--work /tmp/onnx-int8-variants]
+(DIR: written by ``brandpulse export-onnx``; each variant is written under --work.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DATA = Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data"))
+SKIP_OUTPUT = ("output/dense",)  # attention-out and FFN-out projections (".../output/dense/MatMul")
+SKIP_FFN = ("intermediate/dense", "output/dense")
+SCORES = ("self/MatMul",)  # the attention scores and their product with V (activations only)
+
+VARIANTS = {
+    "s8_per_channel": {},
+    "s8_per_channel_float_attention_scores": {"keep_float": SCORES},
+    "u8u8_per_channel_float_attention_scores": {"unsigned_weights": True, "keep_float": SCORES},
+    "s8_per_tensor": {"per_channel": False},
+    "s8_per_channel_reduce_range": {"reduce_range": True},
+    "u8u8_per_channel": {"unsigned_weights": True},
+    "s8_per_channel_skip_output_dense": {"keep_float": SKIP_OUTPUT},
+    "s8_per_channel_reduce_range_skip_ffn": {"reduce_range": True, "keep_float": SKIP_FFN},
+    "u8u8_per_channel_skip_output_dense": {"unsigned_weights": True, "keep_float": SKIP_OUTPUT},
+}
+
+
+def main() -> None:
+    import numpy as np
+
+    from nlp.onnx_export import Int8Options, quantise_export
+    from nlp.onnx_sentiment import OnnxSentiment
+    from nlp.training.labelled import LABELS, read_jsonl
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fp32", type=Path, required=True)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/onnx-int8-variants"))
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    args = parser.parse_args()
+    rng = random.Random(11)
+    examples = rng.sample(read_jsonl(DATA / "tweeteval-sentiment" / "train.jsonl"), 300)
+    for path in sorted(DATA.glob("xlmt-sentiment/*/train.jsonl")):
+        examples += rng.sample(read_jsonl(path), 40)
+    texts = [e.text for e in examples]
+    gold = np.array([LABELS.index(e.label) for e in examples])
+
+    def macro_recall(pred) -> float:
+        return round(float(np.mean([(pred[gold == c] == c).mean() for c in range(len(LABELS))])) * 100, 2)
+
+    def timed(model: OnnxSentiment):
+        model.transformer_probabilities(texts[:8])
+        started = time.process_time()
+        probs = model.transformer_probabilities(texts)
+        return probs, time.process_time() - started
+
+    ref, ref_seconds = timed(OnnxSentiment(args.fp32, threads=1))
+    row = {"variant": "fp32", "n": len(texts), "cpu_s": round(ref_seconds, 1)}
+    print(json.dumps({**row, "macro_recall": macro_recall(ref.argmax(1))}), flush=True)
+    for name in args.variants.split(","):
+        out = quantise_export(args.fp32, args.work / name, Int8Options(**VARIANTS[name]))
+        probs, seconds = timed(OnnxSentiment(out, threads=1))
+        row = {
+            "variant": name,
+            "cpu_s": round(seconds, 1),
+            "speedup_cpu": round(ref_seconds / seconds, 2),
+            "agree_pct": round(float((probs.argmax(1) == ref.argmax(1)).mean()) * 100, 2),
+            "max_diff": round(float(np.abs(probs - ref).max()), 3),
+            "macro_recall": macro_recall(probs.argmax(1)),
+            "weights_mb": round((out / "weights.bin").stat().st_size / 2**20, 1),
+            "load": round(os.getloadavg()[0], 2),
+        }
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()

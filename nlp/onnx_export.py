@@ -1,0 +1,225 @@
+"""Export the offline default model to ONNX, for the torch-free ``onnx`` backend.
+
+:func:`export` writes a directory that :class:`nlp.onnx_sentiment.OnnxSentiment`
+runs with ONNX Runtime and the ``tokenizers`` library alone:
+
+* ``model.onnx``: inputs ``input_ids``, ``attention_mask`` (int64, batch x tokens);
+  outputs ``sentiment_logits``, ``emotion_logits`` (when the model has the head)
+  and ``embedding``, the topic vector (the base e5's last layer, mean pooled,
+  L2-normalised) computed from the same cut-layer states, so sentiment, emotion
+  and topics stay one pass of the shared lower layers (see :mod:`nlp.embeddings`);
+* ``sentiment.onnx``: the same graph without ``embedding`` (ONNX Runtime runs every
+  node of a graph whatever outputs are asked for); both read ``weights.bin``;
+* ``tokenizer.json`` (the base e5's), ``config.json`` (labels, prefix, blend weights,
+  emotion languages, name/version, precision) and ``char_ngrams.npz`` copied.
+
+``int8=True`` writes ONNX Runtime's dynamic quantisation of that graph
+(``onnxruntime.quantization.quantize_dynamic``). Needs torch and transformers;
+the result does not.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nlp.char_ngrams import FILE as CHAR_FILE
+from nlp.onnx_sentiment import (
+    CONFIG_FILE,
+    EMBEDDING,
+    INPUTS,
+    KIND,
+    MODEL_FILE,
+    SENTIMENT_FILE,
+    TOKENIZER_FILE,
+    WEIGHTS_FILE,
+)
+
+OPSET = 17
+
+
+@dataclass(frozen=True)
+class Int8Options:
+    """How ``quantize_dynamic`` quantises the graph (``benchmarks/int8_variants.py`` tried the
+    same knobs for torch): per-channel weight scales, 7-bit weights (``reduce_range``, avoids
+    the u8s8 overflow of AVX2 CPUs without VNNI), unsigned weights (u8u8 kernels), and MatMul
+    nodes kept in float by a substring of their name."""
+
+    per_channel: bool = True
+    reduce_range: bool = False
+    unsigned_weights: bool = False
+    keep_float: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _graph(network, base_top, cut: int):
+    """The exported module: one pass for sentiment, emotion and the topic embedding."""
+    import torch
+
+    from nlp.embeddings import mean_pool, run_layers
+
+    class Graph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network, self.base_top = network, base_top
+
+        def forward(self, input_ids, attention_mask):
+            bert = self.network.bert
+            hidden = bert.embeddings(input_ids=input_ids)
+            # additive mask (batch, 1, 1, tokens): no data-dependent branch to bake into the trace
+            mask = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+            lower = run_layers(bert.encoder.layer[:cut], hidden, mask)
+            pooled = bert.pooler(run_layers(bert.encoder.layer[cut:], lower, mask))
+            outputs = [self.network.classifier(pooled)]
+            if getattr(self.network, "emotion", None) is not None:
+                outputs.append(self.network.emotion(pooled))
+            outputs.append(mean_pool(run_layers(self.base_top, lower, mask), attention_mask))
+            return tuple(outputs)
+
+    return Graph().eval()
+
+
+def _spec_json(spec, precision: str, outputs: list[str], int8: Int8Options | None) -> dict[str, Any]:
+    raw = asdict(spec)
+    raw.update(
+        kind=KIND,
+        source_kind=spec.kind,
+        precision=precision,
+        outputs=outputs,
+        int8=asdict(int8) if int8 else None,
+    )
+    return raw
+
+
+def export(
+    out: Path,
+    model_dir: Path | None = None,
+    *,
+    int8: bool = False,
+    int8_options: Int8Options | None = None,
+) -> Path:
+    """Write the ONNX model directory for ``model_dir`` (default: the shipped model)."""
+    import torch
+
+    from nlp import e5_sentiment
+    from nlp.embeddings import _base_layers
+    from nlp.sentiment import DEFAULT_MODEL_DIR
+
+    model_dir = Path(model_dir or DEFAULT_MODEL_DIR)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer, network, spec = e5_sentiment.load(model_dir, dtype=torch.float32)
+    network.config._attn_implementation = "eager"  # plain MatMul/Softmax: ORT fuses them
+    base_top = _base_layers(
+        range(spec.cut_layer, network.config.num_hidden_layers), network.config, torch.float32
+    )
+    outputs = ["sentiment_logits"]
+    if getattr(network, "emotion", None) is not None:
+        outputs.append("emotion_logits")
+    outputs.append(EMBEDDING)
+    sample = tokenizer(
+        [spec.prefix + "an example, long enough to pad the other one", spec.prefix + "ok"],
+        padding=True,
+        return_tensors="pt",
+    )
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
+    dynamic |= {name: {0: "batch"} for name in outputs}
+    options = (int8_options or Int8Options()) if int8 else None
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32_path = Path(tmp) / MODEL_FILE
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+            torch.onnx.export(
+                _graph(network, base_top, spec.cut_layer),
+                (sample["input_ids"], sample["attention_mask"]),
+                str(fp32_path),
+                input_names=list(INPUTS),
+                output_names=outputs,
+                dynamic_axes=dynamic,
+                opset_version=OPSET,
+                dynamo=False,
+                do_constant_folding=True,
+            )
+        final = fp32_path
+        if options is not None:
+            final = Path(tmp) / "int8.onnx"
+            quantise(fp32_path, final, options)
+        write_graphs(final, out, outputs)
+    shutil.copyfile(e5_sentiment_tokenizer(), out / TOKENIZER_FILE)
+    if (model_dir / CHAR_FILE).exists():
+        shutil.copyfile(model_dir / CHAR_FILE, out / CHAR_FILE)
+    config = _spec_json(spec, "int8" if options else "fp32", outputs, options)
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    return out
+
+
+def quantise_export(fp32_dir: Path, out: Path, options: Int8Options) -> Path:
+    """An int8 directory from an fp32 one written by :func:`export` (no torch needed)."""
+    fp32_dir, out = Path(fp32_dir), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = json.loads((fp32_dir / CONFIG_FILE).read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        quantise(fp32_dir / MODEL_FILE, Path(tmp) / MODEL_FILE, options)
+        write_graphs(Path(tmp) / MODEL_FILE, out, config["outputs"])
+    for name in (TOKENIZER_FILE, CHAR_FILE):
+        if (fp32_dir / name).exists():
+            shutil.copyfile(fp32_dir / name, out / name)
+    config.update(precision="int8", int8=asdict(options))
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    return out
+
+
+def write_graphs(source: Path, out: Path, outputs: list[str]) -> None:
+    """``model.onnx`` and ``sentiment.onnx`` (no ``embedding``) sharing ``weights.bin``."""
+    import onnx
+    from onnx.utils import Extractor
+
+    graph = onnx.load(str(source))
+    for stale in (MODEL_FILE, SENTIMENT_FILE, WEIGHTS_FILE):
+        (out / stale).unlink(missing_ok=True)
+    onnx.save_model(
+        graph,
+        str(out / MODEL_FILE),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=WEIGHTS_FILE,
+        size_threshold=1024,
+    )
+    (out / WEIGHTS_FILE).chmod(0o644)
+    # tensors stay references into weights.bin: the sub-graph is written without copying them
+    shared = onnx.load(str(out / MODEL_FILE), load_external_data=False)
+    heads = [name for name in outputs if name != EMBEDDING]
+    onnx.save_model(Extractor(shared).extract_model(list(INPUTS), heads), str(out / SENTIMENT_FILE))
+
+
+def e5_sentiment_tokenizer() -> Path:
+    """The base e5's ``tokenizer.json`` (written next to the dequantised encoder)."""
+    from nlp.e5_base import ensure_encoder
+
+    return ensure_encoder() / TOKENIZER_FILE
+
+
+def quantise(source: Path, target: Path, options: Int8Options) -> None:
+    """ONNX Runtime dynamic int8 quantisation of the MatMul weights of ``source``."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(source))
+    keep = [n.name for n in graph.graph.node if n.op_type == "MatMul" and _kept(n.name, options.keep_float)]
+    quantize_dynamic(
+        str(source),
+        str(target),
+        op_types_to_quantize=["MatMul"],
+        per_channel=options.per_channel,
+        reduce_range=options.reduce_range,
+        weight_type=QuantType.QUInt8 if options.unsigned_weights else QuantType.QInt8,
+        nodes_to_exclude=keep,
+    )
+
+
+def _kept(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(p in name for p in patterns)

