@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import random
 import sys
 import time
 import warnings
@@ -26,22 +25,18 @@ DATA = Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data
 def main() -> None:
     import numpy as np
     import torch
+    from probe_texts import macro_recall as probe_recall
+    from probe_texts import probe_set
     from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
 
     from nlp.sentiment import E5Sentiment
-    from nlp.training.labelled import LABELS, read_jsonl
 
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
-    rng = random.Random(11)
-    examples = rng.sample(read_jsonl(DATA / "tweeteval-sentiment" / "train.jsonl"), 300)
-    for path in sorted(DATA.glob("xlmt-sentiment/*/train.jsonl")):
-        examples += rng.sample(read_jsonl(path), 40)
-    texts = [e.text for e in examples]
-    gold = np.array([LABELS.index(e.label) for e in examples])
+    texts, gold = probe_set(DATA)
 
     def macro_recall(pred) -> float:
-        return round(float(np.mean([(pred[gold == c] == c).mean() for c in range(len(LABELS))])) * 100, 2)
+        return probe_recall(pred, gold)
 
     model = E5Sentiment(precision="fp32")
     base = model.model

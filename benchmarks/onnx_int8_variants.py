@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -41,25 +40,21 @@ VARIANTS = {
 
 def main() -> None:
     import numpy as np
+    from probe_texts import macro_recall as probe_recall
+    from probe_texts import probe_set
 
     from nlp.onnx_export import Int8Options, quantise_export
     from nlp.onnx_sentiment import OnnxSentiment
-    from nlp.training.labelled import LABELS, read_jsonl
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fp32", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("/tmp/onnx-int8-variants"))
     parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
-    rng = random.Random(11)
-    examples = rng.sample(read_jsonl(DATA / "tweeteval-sentiment" / "train.jsonl"), 300)
-    for path in sorted(DATA.glob("xlmt-sentiment/*/train.jsonl")):
-        examples += rng.sample(read_jsonl(path), 40)
-    texts = [e.text for e in examples]
-    gold = np.array([LABELS.index(e.label) for e in examples])
+    texts, gold = probe_set(DATA)
 
     def macro_recall(pred) -> float:
-        return round(float(np.mean([(pred[gold == c] == c).mean() for c in range(len(LABELS))])) * 100, 2)
+        return probe_recall(pred, gold)
 
     def timed(model: OnnxSentiment):
         model.transformer_probabilities(texts[:8])

@@ -1,0 +1,28 @@
+"""The int8 benchmarks' probe set: texts from the TRAINING files, never validation files.
+
+300 TweetEval train tweets and 40 per UMSAB language (seed 11), and macro-recall
+over them. Shared by ``int8_variants.py`` (torch) and ``onnx_int8_variants.py``.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+
+from nlp.training.labelled import LABELS, read_jsonl
+
+
+def probe_set(data: Path) -> tuple[list[str], np.ndarray]:
+    """(texts, gold class ids) of the probe set under the data folder ``data``."""
+    rng = random.Random(11)
+    examples = rng.sample(read_jsonl(data / "tweeteval-sentiment" / "train.jsonl"), 300)
+    for path in sorted(data.glob("xlmt-sentiment/*/train.jsonl")):
+        examples += rng.sample(read_jsonl(path), 40)
+    return [e.text for e in examples], np.array([LABELS.index(e.label) for e in examples])
+
+
+def macro_recall(pred: np.ndarray, gold: np.ndarray) -> float:
+    """Macro-recall in % over the three classes, rounded to 2 decimals."""
+    return round(float(np.mean([(pred[gold == c] == c).mean() for c in range(len(LABELS))])) * 100, 2)
