@@ -49,13 +49,17 @@ def blend_with_char(
     texts: Sequence[str],
     char_model: CharNgramModel | None,
     weights: dict[str, float] | None,
+    langs: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """Transformer probabilities blended with the char n-gram model (unchanged without one)."""
+    """Transformer probabilities blended with the char n-gram model (unchanged without one).
+
+    ``langs``: the texts' languages as the caller detected them (with platform
+    hints, say); detected here from the text alone when not given.
+    """
     if char_model is None or not weights or not len(texts):
         return probs
-    mixed = blend(
-        np.log(np.clip(probs, 1e-9, 1.0)), char_model.log_proba(texts), language_groups(texts), weights
-    )
+    groups = list(langs) if langs is not None else language_groups(texts)
+    mixed = blend(np.log(np.clip(probs, 1e-9, 1.0)), char_model.log_proba(texts), groups, weights)
     return mixed.astype(np.float32)
 
 

@@ -40,10 +40,12 @@ def enrich_texts(
     model = model or get_model()
     emotion_langs: frozenset[str] = getattr(model, "emotion_languages", frozenset())
     predict_with_emotion = getattr(model, "predict_with_emotion", None)
+    # our models blend by language: give them the languages stored on the documents
+    kwargs = {"langs": [g.lang for g in langs]} if getattr(model, "takes_languages", False) else {}
     if predict_with_emotion is not None and emotion_langs:
-        results, emotion_logits = predict_with_emotion(texts)
+        results, emotion_logits = predict_with_emotion(texts, **kwargs)
     else:
-        results, emotion_logits = model.predict(texts), None
+        results, emotion_logits = model.predict(texts, **kwargs), None
     emotions = results_from_logits(emotion_logits) if emotion_logits is not None else [None] * len(texts)
     docs = []
     for guess, result, emotion in zip(langs, results, emotions, strict=True):

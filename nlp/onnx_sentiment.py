@@ -163,13 +163,15 @@ class OnnxSentiment:
     def _heads(self) -> list[str]:
         return ["sentiment_logits", *(["emotion_logits"] if self.has_emotion else [])]
 
-    def _scores(self, texts: Sequence[str], emotion: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def _scores(
+        self, texts: Sequence[str], emotion: bool, langs: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         from nlp.blend import blend_with_char
 
         outputs = self._heads() if emotion else ["sentiment_logits"]
         values = self.run(texts, outputs)
         probs = _softmax(values["sentiment_logits"])
-        probs = blend_with_char(probs, texts, self.char_model, self.blend_weights)
+        probs = blend_with_char(probs, texts, self.char_model, self.blend_weights, langs)
         return probs, values.get("emotion_logits") if emotion else None
 
     def transformer_probabilities(self, texts: Sequence[str]) -> np.ndarray:
@@ -178,22 +180,26 @@ class OnnxSentiment:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return _softmax(self.run(texts, ["sentiment_logits"])["sentiment_logits"])
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+    # enrich_texts passes the languages it detected (platform hints included) to the blend
+    takes_languages = True
+
+    def probabilities(self, texts: Sequence[str], langs: Sequence[str] | None = None) -> np.ndarray:
         """(n, classes) probabilities, blended with the char n-gram model as the torch backend does."""
         if not len(texts):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return self._scores(texts, emotion=False)[0]
+        return self._scores(texts, emotion=False, langs=langs)[0]
 
-    def predict(self, texts: list[str]):
+    def predict(self, texts: list[str], langs: Sequence[str] | None = None):
         if not texts:
             return []
-        return results_from_probabilities(self.probabilities(texts), self.labels, self.name, self.version)
+        probs = self.probabilities(texts, langs)
+        return results_from_probabilities(probs, self.labels, self.name, self.version)
 
-    def predict_with_emotion(self, texts: list[str]):
+    def predict_with_emotion(self, texts: list[str], langs: Sequence[str] | None = None):
         """(sentiment results, (n, emotions) emotion logits or None), from one pass."""
         if not self.has_emotion or not texts:
-            return self.predict(texts), None
-        probs, emotion = self._scores(texts, emotion=True)
+            return self.predict(texts, langs), None
+        probs, emotion = self._scores(texts, emotion=True, langs=langs)
         return results_from_probabilities(probs, self.labels, self.name, self.version), emotion
 
     def make_embedder(self) -> OnnxEmbedder:

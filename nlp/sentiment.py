@@ -218,15 +218,25 @@ class E5Sentiment(TransformersSentiment):
         if self._emotion_rows is not None and self._pooled is not None:
             self._emotion_rows[idx] = self.model.emotion(self._pooled).float().numpy()
 
-    def predict_with_emotion(self, texts: list[str]):
+    # enrich_texts passes the languages it detected (platform hints included) to the blend
+    takes_languages = True
+
+    def predict(self, texts: list[str], langs: Sequence[str] | None = None) -> list[SentimentResult]:
+        """Results per text; ``langs`` (detected languages) choose the char blend weights."""
+        if not texts:
+            return []
+        probs = self.probabilities(texts, langs)
+        return results_from_probabilities(probs, self.labels, self.name, self.version)
+
+    def predict_with_emotion(self, texts: list[str], langs: Sequence[str] | None = None):
         """(sentiment results, (n, emotions) emotion logits or None), from one forward pass."""
         import numpy as np
 
         if not self.has_emotion or not texts:
-            return self.predict(texts), None
+            return self.predict(texts, langs), None
         self._emotion_rows = np.zeros((len(texts), self.model.emotion.out_features), dtype=np.float32)
         try:
-            results = self.predict(texts)
+            results = self.predict(texts, langs)
             return results, self._emotion_rows
         finally:
             self._emotion_rows = None
@@ -264,13 +274,13 @@ class E5Sentiment(TransformersSentiment):
         """The fine-tuned transformer's probabilities alone (no character n-grams)."""
         return super().probabilities(texts)
 
-    def probabilities(self, texts: Sequence[str]):
+    def probabilities(self, texts: Sequence[str], langs: Sequence[str] | None = None):
         """Transformer probabilities, blended with the character n-gram model when the
-        directory has one (weights per language group, see :mod:`nlp.blend`)."""
+        directory has one (weights per detected language, see :mod:`nlp.blend`)."""
         from nlp.blend import blend_with_char
 
         probs = self.transformer_probabilities(texts)
-        return blend_with_char(probs, texts, self.char_model, self.blend_weights)
+        return blend_with_char(probs, texts, self.char_model, self.blend_weights, langs)
 
 
 class VaderSentiment:

@@ -132,3 +132,18 @@ def test_language_groups_and_file_weights():
     ) == ["en", "de"]
     w = file_balanced_weights(["big"] * 3 + ["small"])
     assert w[3] == pytest.approx(3 * w[0]) and w.mean() == pytest.approx(1.0)
+
+
+def test_blend_with_char_takes_the_callers_languages():
+    texts = ["This is clearly an English sentence about coffee."]
+    char = CharNgramModel(
+        labels=LABELS,
+        idf=np.zeros(2**20, dtype=np.float32),
+        coef=np.zeros((3, 2**20)),
+        intercept=np.array([5.0, 0.0, 0.0]),
+    )
+    probs = np.array([[0.1, 0.1, 0.8]], dtype=np.float32)
+    weights = {"en": 0.0, "hi": 0.8}
+    np.testing.assert_allclose(blend.blend_with_char(probs, texts, char, weights), probs, atol=1e-6)
+    told = blend.blend_with_char(probs, texts, char, weights, langs=["hi"])
+    assert told[0].argmax() == 0  # the char model's negative wins with the Hindi weight

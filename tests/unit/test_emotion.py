@@ -139,3 +139,18 @@ def test_enrich_without_an_emotion_head_has_no_emotion_field():
 
     docs = enrich_texts(["hello there my friend"], ["en"], model=Plain())
     assert docs == [{"lang": docs[0]["lang"], "sentiment": docs[0]["sentiment"]}]
+
+
+def test_enrich_hands_the_stored_languages_to_models_that_blend_by_language():
+    from nlp.enrich import enrich_texts
+
+    class Blending(_FakeEmotionModel):
+        takes_languages = True
+
+        def predict_with_emotion(self, texts, langs=None):
+            self.langs = list(langs)
+            return super().predict_with_emotion(texts)
+
+    model = Blending()
+    docs = enrich_texts(["Das ist die schlechteste Marke, nie wieder.", "ok"], ["de", "hi"], model=model)
+    assert model.langs == [d["lang"] for d in docs]
