@@ -22,7 +22,7 @@ import numpy as np
 
 from nlp.embeddings import VectorCache
 from nlp.normalize import normalise_for_model
-from nlp.results import results_from_probabilities
+from nlp.results import LanguageBlendingPredict, results_from_probabilities
 
 MODEL_FILE = "model.onnx"
 # the same graph without the topic-embedding branch; both read WEIGHTS_FILE
@@ -73,7 +73,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-class OnnxSentiment:
+class OnnxSentiment(LanguageBlendingPredict):
     """An exported e5-sentiment directory, scored by ONNX Runtime in length-sorted batches."""
 
     def __init__(self, model: str | Path | None = None, *, batch_size: int = 64, threads: int | None = None):
@@ -180,20 +180,11 @@ class OnnxSentiment:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return _softmax(self.run(texts, ["sentiment_logits"])["sentiment_logits"])
 
-    # enrich_texts passes the languages it detected (platform hints included) to the blend
-    takes_languages = True
-
     def probabilities(self, texts: Sequence[str], langs: Sequence[str] | None = None) -> np.ndarray:
         """(n, classes) probabilities, blended with the char n-gram model as the torch backend does."""
         if not len(texts):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return self._scores(texts, emotion=False, langs=langs)[0]
-
-    def predict(self, texts: list[str], langs: Sequence[str] | None = None):
-        if not texts:
-            return []
-        probs = self.probabilities(texts, langs)
-        return results_from_probabilities(probs, self.labels, self.name, self.version)
 
     def predict_with_emotion(self, texts: list[str], langs: Sequence[str] | None = None):
         """(sentiment results, (n, emotions) emotion logits or None), from one pass."""

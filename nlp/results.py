@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from nlp.training.labelled import LABELS
 
@@ -44,3 +44,30 @@ def results_from_probabilities(
             )
         )
     return results
+
+
+class _Scored(Protocol):
+    @property
+    def labels(self) -> Sequence[str]: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+
+    def probabilities(self, texts: Sequence[str], langs: Sequence[str] | None = None) -> Any: ...
+
+
+class LanguageBlendingPredict:
+    """``predict`` for the offline model's backends (torch and ONNX), whose char blend
+    weights depend on each text's language: ``enrich_texts`` hands over the languages
+    it stores (platform hints included) where ``takes_languages`` is set."""
+
+    takes_languages = True
+
+    def predict(self: _Scored, texts: list[str], langs: Sequence[str] | None = None) -> list[SentimentResult]:
+        """Results per text; ``langs`` (detected languages) choose the char blend weights."""
+        if not texts:
+            return []
+        return results_from_probabilities(
+            self.probabilities(texts, langs), self.labels, self.name, self.version
+        )

@@ -28,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from brandpulse.core.settings import LocalSettings
 from nlp.normalize import normalise_for_model
-from nlp.results import SentimentResult, results_from_probabilities
+from nlp.results import LanguageBlendingPredict, SentimentResult, results_from_probabilities
 from nlp.training.labelled import LABELS
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "e5-sentiment"
@@ -170,7 +170,7 @@ class TransformersSentiment:
         return results_from_probabilities(self.probabilities(texts), self.labels, self.name, self.version)
 
 
-class E5Sentiment(TransformersSentiment):
+class E5Sentiment(LanguageBlendingPredict, TransformersSentiment):
     """The offline default: a model directory written by ``train-sentiment``."""
 
     def __init__(
@@ -217,16 +217,6 @@ class E5Sentiment(TransformersSentiment):
     def _after_batch(self, idx: list[int]) -> None:
         if self._emotion_rows is not None and self._pooled is not None:
             self._emotion_rows[idx] = self.model.emotion(self._pooled).float().numpy()
-
-    # enrich_texts passes the languages it detected (platform hints included) to the blend
-    takes_languages = True
-
-    def predict(self, texts: list[str], langs: Sequence[str] | None = None) -> list[SentimentResult]:
-        """Results per text; ``langs`` (detected languages) choose the char blend weights."""
-        if not texts:
-            return []
-        probs = self.probabilities(texts, langs)
-        return results_from_probabilities(probs, self.labels, self.name, self.version)
 
     def predict_with_emotion(self, texts: list[str], langs: Sequence[str] | None = None):
         """(sentiment results, (n, emotions) emotion logits or None), from one forward pass."""
