@@ -160,7 +160,7 @@ def train_sentiment(
         from nlp.training.char import add_char_ngrams, blend_slice
 
         typer.echo("training the character n-gram model and choosing blend weights ...", err=True)
-        seen, lineage = _transformer_seen(files, examples, result, settings, encoder_from)
+        seen, lineage = _transformer_seen(files, all_examples, examples, result, settings, encoder_from)
         rows = blend_slice(all_examples, seen, blend_rows, settings.seed)
         held = {ex.text for ex in rows}
         # the char model learns from every 3-class row outside the blend slice (caps apply to the transformer)
@@ -254,7 +254,9 @@ def _reuse_encoder(source: Path, examples, settings, name: str, version: str, ou
     return result, f"{metrics.get('model')} {metrics.get('version')}"
 
 
-def _transformer_seen(files, examples, result, settings, encoder_from: Path | None) -> tuple[set[str], str]:
+def _transformer_seen(
+    files, all_examples, examples, result, settings, encoder_from: Path | None
+) -> tuple[set[str], str]:
     """Texts the transformer (every stage of its warm-start chain) trained on, and how
     that was established. An unknown chain leaves every text but this run's held-out
     slice counted as seen."""
@@ -274,14 +276,7 @@ def _transformer_seen(files, examples, result, settings, encoder_from: Path | No
     except UnknownLineage as exc:
         logging.getLogger(__name__).warning("blend slice limited to the held-out rows: %s", exc)
         held = {examples[i].text for i in result.hold}
-        return _all_texts(files, held), f"unknown ({exc})"
-
-
-def _all_texts(files, keep: set[str]) -> set[str]:
-    """Every text of ``files`` except those in ``keep``."""
-    from nlp.training.labelled import read_many
-
-    return {ex.text for ex in read_many(files) if ex.text not in keep}
+        return {ex.text for ex in all_examples if ex.text not in held}, f"unknown ({exc})"
 
 
 def _portable(arg: str) -> str:

@@ -39,9 +39,7 @@ def fitted_texts(examples: list[Example], settings) -> set[str]:
     return {capped[i].text for i in fit}
 
 
-def seen_texts(
-    model_dir: Path, files: Iterable[Path], init_from: Path | None = None, _depth: int = 0
-) -> set[str]:
+def seen_texts(model_dir: Path, files: Iterable[Path], init_from: Path | None = None) -> set[str]:
     """Texts that the transformer in ``model_dir`` or any of its warm starts trained on.
 
     ``files`` are the training files at hand; a recorded file is matched by its
@@ -50,16 +48,19 @@ def seen_texts(
     was trained on). Raises :class:`UnknownLineage` when a run cannot be rebuilt
     exactly: then no text of the files can be called unseen.
     """
+    by_sha = {sha256_of(p): Path(p) for p in files}  # each file hashed once for the whole chain
+    return _seen(Path(model_dir), by_sha, init_from, 0)
+
+
+def _seen(model_dir: Path, by_sha: dict[str, Path], init_from: Path | None, depth: int) -> set[str]:
     from nlp.training.transformer import TrainSettings
 
-    if _depth > 10:
+    if depth > 10:
         raise UnknownLineage(f"{model_dir}: warm-start chain deeper than 10")
     metrics_path = Path(model_dir) / "metrics.json"
     if not metrics_path.is_file():
         raise UnknownLineage(f"{model_dir} has no metrics.json")
     metrics = json.loads(metrics_path.read_text())
-    files = list(files)
-    by_sha = {sha256_of(p): Path(p) for p in files}
     recorded = metrics.get("data") or []
     missing = [row["file"] for row in recorded if row.get("sha256") not in by_sha]
     if missing:
@@ -74,5 +75,5 @@ def seen_texts(
         parent = Path(init_from or settings.init_from)
         if not parent.is_dir():
             raise UnknownLineage(f"{model_dir} was warm-started from {parent}, which is not here")
-        seen |= seen_texts(parent, files, None, _depth + 1)
+        seen |= _seen(parent, by_sha, None, depth + 1)
     return seen
