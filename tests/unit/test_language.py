@@ -90,6 +90,15 @@ def test_romanised_hindi_and_sinhala():
     assert detect_language("Ne shvatam da neko do te mere ne razume kako funkcioniše internet").lang != "hi"
 
 
+def test_close_standards_share_their_confidence():
+    # py3langid alone: hr 0.34, bs 0.32, sr 0.24, each below the 0.5 bar
+    guess = detect_language("Odlična usluga, hvala vam puno!")
+    assert guess.lang in {"hr", "bs", "sr"}
+    assert guess.confidence >= 0.5
+    # a language outside any group still needs its own confidence
+    assert detect_language("ok").lang == "und"
+
+
 def test_labelled_check_file_stays_well_detected():
     import json
     from pathlib import Path
@@ -97,4 +106,4 @@ def test_labelled_check_file_stays_well_detected():
     rows = [json.loads(line) for line in (Path(__file__).parents[1] / "data" / "language_check.jsonl").open()]
     assert {"si", "hy", "pa", "hi"} <= {r["lang"] for r in rows}
     right = sum(detect_language(r["text"]).lang == r["lang"] for r in rows)
-    assert right / len(rows) >= 0.9  # 113/117 when written; the benchmark prints the detail
+    assert right / len(rows) >= 0.9  # 117/123 with the close-language groups; the benchmark prints the detail
