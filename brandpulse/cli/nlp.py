@@ -68,7 +68,7 @@ def train_sentiment(
     ] = None,
     emotion_weight: Annotated[float, typer.Option(help="Weight of the emotion loss.")] = 0.5,
     name: str = "e5-sentiment",
-    version: str = "2.1.0",
+    version: str = "2.2.0",
     epochs: int = 2,
     cut_layer: Annotated[int, typer.Option(help="Layers below this stay frozen.")] = 6,
     threads: int = 1,
