@@ -50,9 +50,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.shared_data import data_dir  # noqa: E402
+
 
 def default_files() -> list[Path]:
-    root = Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data"))
+    root = data_dir()
     return [root / "tweeteval-sentiment" / "val.jsonl", *sorted(root.glob("xlmt-sentiment/*/val.jsonl"))]
 
 

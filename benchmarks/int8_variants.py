@@ -19,7 +19,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-DATA = Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data"))
+
+from benchmarks.shared_data import data_dir  # noqa: E402
+
+DATA = data_dir()
 
 
 def main() -> None:

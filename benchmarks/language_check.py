@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks.shared_data import data_dir  # noqa: E402
 
 CHECK = REPO / "tests" / "data" / "language_check.jsonl"
 VAL_FILES = [
@@ -138,7 +139,7 @@ def main() -> None:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data")),
+        default=data_dir(),
     )
     args = parser.parse_args()
     detectors = {"brandpulse": ours(), "py3langid_alone": py3langid_alone()}

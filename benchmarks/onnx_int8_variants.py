@@ -20,7 +20,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-DATA = Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data"))
+
+from benchmarks.shared_data import data_dir  # noqa: E402
+
+DATA = data_dir()
 SKIP_OUTPUT = ("output/dense",)  # attention-out and FFN-out projections (".../output/dense/MatMul")
 SKIP_FFN = ("intermediate/dense", "output/dense")
 SCORES = ("self/MatMul",)  # the attention scores and their product with V (activations only)

@@ -26,6 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.shared_data import data_dir  # noqa: E402
+
 
 def val_files(root: Path) -> dict[str, Path]:
     """``{short name: path}`` of every validation file used for the check."""
@@ -92,7 +94,7 @@ def main() -> None:
     parser.add_argument(
         "--data",
         type=Path,
-        default=Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data")),
+        default=data_dir(),
     )
     args = parser.parse_args()
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks.shared_data import data_dir  # noqa: E402
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data")),
+        default=data_dir(),
     )
     args = parser.parse_args()
     tweeteval = read_jsonl(args.data_dir / "tweeteval-sentiment" / "val.jsonl")

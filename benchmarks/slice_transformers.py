@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -24,6 +23,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks.shared_data import data_dir  # noqa: E402
 
 
 def main() -> None:
@@ -44,7 +45,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    data = Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data"))
+    data = data_dir()
     metrics = json.loads((args.model / "metrics.json").read_text())
     by_sha = {sha256_of(p): p for p in sorted(data.rglob("train.jsonl"))}
     recorded = [row["sha256"] for row in metrics.get("data") or []]

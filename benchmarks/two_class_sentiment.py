@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks.shared_data import data_dir  # noqa: E402
 
 
 def main() -> None:
@@ -49,7 +50,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    data = Path(os.environ.get("BRANDPULSE_DATA_DIR", REPO.parent / "shared" / "data"))
+    data = data_dir()
     root = data / "more-sentiment" / "binary-15lang"
     if not root.is_dir():
         sys.exit(f"no two-class data at {root} (set BRANDPULSE_DATA_DIR)")
