@@ -79,6 +79,23 @@ def node_message(port: int, built: bool) -> str:
     return f"starting Elasticsearch on 127.0.0.1:{port}{first}"
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def demo_torch_threads() -> int:
+    """Torch threads for the demo's enrich tasks. ``dag.test()`` runs mapped tasks one
+    after another in this process, so each may use every usable core; a set
+    ``BRANDPULSE_TORCH_THREADS`` wins (it is exported for the run either way)."""
+    chosen = os.environ.get("BRANDPULSE_TORCH_THREADS", "").strip()
+    threads = int(chosen) if chosen.isdigit() and int(chosen) > 0 else usable_cores()
+    os.environ["BRANDPULSE_TORCH_THREADS"] = str(threads)
+    return threads
+
+
 def run_demo(port: int | None, config_path: Path, say: Callable[[str], None]) -> None:
     from brandpulse.dev import es_node
     from brandpulse.dev.sample_data import write_sample
@@ -100,6 +117,8 @@ def run_demo(port: int | None, config_path: Path, say: Callable[[str], None]) ->
     say(f"index templates: {prepare_indices()}")
     log_file = settings.state_dir / "airflow" / "demo-dag.log"
     say(f"running the ingest DAG with dag.test() (Airflow's log: {log_file})")
+    threads = demo_torch_threads()
+    say(f"enrichment: {threads} torch threads (BRANDPULSE_TORCH_THREADS; enrich tasks run one at a time)")
     started = time.monotonic()
     run_dag_logged("brandpulse_ingest", log_file, say)
     say(f"ingest DAG finished: success in {time.monotonic() - started:.0f} s")
