@@ -24,16 +24,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.shared_data import data_dir  # noqa: E402
+from benchmarks.shared_data import model_blend_slice  # noqa: E402
 
 
 def main() -> None:
     from nlp.sentiment import DEFAULT_MODEL_DIR, E5Sentiment
-    from nlp.training.char import blend_slice
-    from nlp.training.labelled import LABELS, read_many
-    from nlp.training.lineage import seen_texts, sha256_of
+    from nlp.training.labelled import LABELS
     from nlp.training.metrics import scores
-    from nlp.training.transformer import source_label_masks
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -45,19 +42,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    data = data_dir()
-    metrics = json.loads((args.model / "metrics.json").read_text())
-    by_sha = {sha256_of(p): p for p in sorted(data.rglob("train.jsonl"))}
-    recorded = [row["sha256"] for row in metrics.get("data") or []]
-    if not recorded or any(sha not in by_sha for sha in recorded):
-        sys.exit(f"the training files of {args.model} are not all under {data} (set BRANDPULSE_DATA_DIR)")
-    files = [by_sha[sha] for sha in recorded]
-    examples = read_many(files)
-    seen = seen_texts(args.model, files, args.init_from)
-    blend = metrics.get("blend") or {}
-    rows = blend_slice(examples, seen, blend.get("per_file", 500), metrics["settings"]["seed"])
-    present = dict(zip((ex.source for ex in examples), source_label_masks(examples, LABELS), strict=True))
-    allowed = np.array([present[ex.source] for ex in rows], dtype=bool)
+    rows, allowed, _ = model_blend_slice(args.model, args.init_from)
+    present = {ex.source: mask for ex, mask in zip(rows, allowed, strict=True)}
     sources = sorted({ex.source for ex in rows})
     print(f"{len(rows)} slice rows of {args.model} from {len(sources)} files")
     table: dict[str, dict[str, float]] = {}

@@ -73,7 +73,7 @@ class GroupChoice(TypedDict):
     files: dict[str, int]  # texts per file that counted in the score
 
 
-def _group_score(pred, gold, files, share: dict[str, float], min_texts: int) -> float | None:
+def group_score(pred, gold, files, share: dict[str, float], min_texts: int) -> float | None:
     """Mean over files of macro-recall, each file weighted by the share of its
     slice texts that fall in this group; files under ``min_texts`` texts skipped."""
     total, weight = 0.0, 0.0
@@ -126,13 +126,13 @@ def choose_weights(
         in_group = dict(zip(*np.unique(s, return_counts=True), strict=True))
         share = {f: in_group[f] / per_file[f] for f in in_group}
         counted = {str(f): int(n) for f, n in in_group.items() if n >= min_texts}
-        before = _group_score(lt.argmax(1), g, s, share, min_texts)
+        before = group_score(lt.argmax(1), g, s, share, min_texts)
         if before is None:
             chosen[group] = {"weight": 0.0, "before": None, "after": None, "n": int(mine.sum()), "files": {}}
             continue
         best_w, best = 0.0, before
         for w in GRID:
-            score = _group_score(((1 - w) * lt + w * lc).argmax(1), g, s, share, min_texts)
+            score = group_score(((1 - w) * lt + w * lc).argmax(1), g, s, share, min_texts)
             if score is not None and score > best + 1e-9:
                 best_w, best = w, score
         if 100 * (best - before) < min_gain:
