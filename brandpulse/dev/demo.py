@@ -90,10 +90,11 @@ def demo_torch_threads() -> int:
     """Torch threads for the demo's enrich tasks. ``dag.test()`` runs mapped tasks one
     after another in this process, so each may use every usable core; a set
     ``BRANDPULSE_TORCH_THREADS`` wins (it is exported for the run either way)."""
-    chosen = os.environ.get("BRANDPULSE_TORCH_THREADS", "").strip()
-    threads = int(chosen) if chosen.isdigit() and int(chosen) > 0 else usable_cores()
-    os.environ["BRANDPULSE_TORCH_THREADS"] = str(threads)
-    return threads
+    from brandpulse.core.settings import LocalSettings
+
+    if not os.environ.get("BRANDPULSE_TORCH_THREADS", "").strip():
+        os.environ["BRANDPULSE_TORCH_THREADS"] = str(usable_cores())
+    return LocalSettings.load().torch_threads  # a bad value fails here, naming the variable
 
 
 def run_demo(port: int | None, config_path: Path, say: Callable[[str], None]) -> None:

@@ -23,3 +23,11 @@ def test_a_chosen_thread_count_wins(monkeypatch):
 
 def test_usable_cores_is_at_least_one():
     assert demo.usable_cores() >= 1
+
+
+def test_a_bad_thread_count_is_refused_by_name(monkeypatch):
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("BRANDPULSE_TORCH_THREADS", "many")
+    with pytest.raises(ValidationError, match="BRANDPULSE_TORCH_THREADS"):
+        demo.demo_torch_threads()
