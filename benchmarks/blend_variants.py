@@ -37,7 +37,10 @@ MIN_TEXTS = 20  # rows of a file in a group for the file to count (as for blend 
 
 
 def group_of(langs, weights: dict[str, float]) -> np.ndarray:
-    return np.array([lang if lang in weights else "other" for lang in langs])
+    """Each language's blend group: its own where it has a weight, else ``other``."""
+    from nlp.blend import OTHER
+
+    return np.array([lang if lang in weights else OTHER for lang in langs])
 
 
 def shares(files: np.ndarray, per_file: dict[str, int]) -> dict[str, float]:
@@ -175,21 +178,16 @@ def main() -> None:
 def word_ngrams_variant(rows, examples, log_t, gold, files, langs) -> None:
     """Refit the char model with word 1-2-grams added; blend weights chosen again on the slice."""
     import scipy.sparse as sp
-    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.feature_extraction.text import HashingVectorizer
 
     from nlp.blend import blend, choose_weights
-    from nlp.char_ngrams import _counts
+    from nlp.char_ngrams import char_counts, fit_counts
     from nlp.normalize import normalise_for_model
-    from nlp.training.char import file_balanced_weights
+    from nlp.training.char import char_rows, file_balanced_weights
     from nlp.training.labelled import LABELS
     from nlp.training.metrics import mean_file_macro_recall
 
-    held = {ex.text for ex in rows}
-    labels_of: dict[str, set[str]] = {}
-    for ex in examples:
-        labels_of.setdefault(ex.source, set()).add(ex.label)
-    train = [ex for ex in examples if ex.text not in held and "neutral" in labels_of[ex.source]]
+    train = char_rows(examples, rows)
     words = HashingVectorizer(
         analyzer="word",
         ngram_range=(1, 2),
@@ -200,25 +198,17 @@ def word_ngrams_variant(rows, examples, log_t, gold, files, langs) -> None:
         dtype=np.float32,
     )
 
-    def features(texts):
-        return sp.hstack([_counts(texts), words.transform([normalise_for_model(t) for t in texts])]).tocsr()
+    def counts(texts):
+        return sp.hstack([char_counts(texts), words.transform([normalise_for_model(t) for t in texts])])
 
     started = time.monotonic()
-    x = features([ex.text for ex in train])
-    tfidf = TfidfTransformer(sublinear_tf=True).fit(x)
-    tfidf.idf_ = np.where(np.bincount(x.indices, minlength=x.shape[1]) < 3, 0.0, tfidf.idf_).astype(
-        np.float32
+    model = fit_counts(
+        counts([ex.text for ex in train]),
+        np.array([LABELS.index(ex.label) for ex in train]),
+        LABELS,
+        file_balanced_weights([ex.source for ex in train]),
     )
-    clf = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
-    clf.fit(
-        tfidf.transform(x),
-        [LABELS.index(ex.label) for ex in train],
-        sample_weight=file_balanced_weights([ex.source for ex in train]),
-    )
-    allowed = log_t > -1e8
-    log_c = np.where(
-        allowed, clf.predict_log_proba(tfidf.transform(features([ex.text for ex in rows]))), -1e9
-    )
+    log_c = np.where(log_t > -1e8, model.log_proba_of_counts(counts([ex.text for ex in rows])), -1e9)
     chosen = choose_weights(log_t, log_c, gold, list(files), langs, min_texts=20)
     weights = {g: c["weight"] for g, c in chosen.items()}
     score = mean_file_macro_recall(blend(log_t, log_c, langs, weights).argmax(1), gold, list(files))

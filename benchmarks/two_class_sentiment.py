@@ -65,7 +65,8 @@ def main() -> None:
     results = {}
     for path in sorted(root.glob("*/train.jsonl")):
         rows = read_jsonl(path)
-        chose_blend = {ex.text for ex in blend_slice(rows, seen, blend.get("per_file", 0), 13)}
+        seed = metrics.get("settings", {}).get("seed", 13)
+        chose_blend = {ex.text for ex in blend_slice(rows, seen, blend.get("per_file", 0), seed)}
         unused = [ex for ex in rows if ex.text not in seen and ex.text not in chose_blend]
         sample = random.Random(f"{args.seed}|{path.parent.name}").sample(
             unused, min(args.per_language, len(unused))

@@ -36,7 +36,8 @@ def _vectorizer():
     )
 
 
-def _counts(texts: Sequence[str]):
+def char_counts(texts: Sequence[str]):
+    """Hashed char n-gram counts of the normalised texts, (n, N_FEATURES) sparse."""
     return _vectorizer().transform([normalise_for_model(t) for t in texts])
 
 
@@ -62,7 +63,11 @@ class CharNgramModel:
         """(n, classes) log-probabilities."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        logits = _tfidf(_counts(texts), self.idf) @ self.coef.T.astype(np.float32) + self.intercept
+        return self.log_proba_of_counts(char_counts(texts))
+
+    def log_proba_of_counts(self, counts) -> np.ndarray:
+        """(n, classes) log-probabilities from a count matrix of this model's features."""
+        logits = _tfidf(counts, self.idf) @ self.coef.T.astype(np.float32) + self.intercept
         logits = np.asarray(logits, dtype=np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         return (logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))).astype(np.float32)
@@ -107,12 +112,25 @@ def fit_char_ngrams(
     Classes are balanced (``class_weight="balanced"``), and ``sample_weight``
     can balance the training files against each other.
     """
+    return fit_counts(char_counts(texts), y, labels, sample_weight, min_df=min_df, c=c)
+
+
+def fit_counts(
+    counts,
+    y: np.ndarray,
+    labels: Sequence[str],
+    sample_weight: np.ndarray | None = None,
+    *,
+    min_df: int = 3,
+    c: float = 1.0,
+) -> CharNgramModel:
+    """:func:`fit_char_ngrams` on a ready count matrix (any hashed features, for experiments)."""
     from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
 
-    counts = _counts(texts).tocsr()
+    counts = counts.tocsr()
     idf = TfidfTransformer().fit(counts).idf_.astype(np.float32)  # smooth idf
-    idf[np.bincount(counts.indices, minlength=N_FEATURES) < min_df] = 0.0
+    idf[np.bincount(counts.indices, minlength=counts.shape[1]) < min_df] = 0.0
     x = _tfidf(counts, idf)
     clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
     clf.fit(x, y, sample_weight=sample_weight)

@@ -157,15 +157,13 @@ def train_sentiment(
 
     (out / CHAR_FILE).unlink(missing_ok=True)  # a stale one from an earlier run in this directory
     if settings.char_ngrams:
-        from nlp.training.char import add_char_ngrams, blend_slice
+        from nlp.training.char import add_char_ngrams, blend_slice, char_rows
 
         typer.echo("training the character n-gram model and choosing blend weights ...", err=True)
         seen, lineage = _transformer_seen(files, all_examples, examples, result, settings, encoder_from)
         rows = blend_slice(all_examples, seen, blend_rows, settings.seed)
-        held = {ex.text for ex in rows}
         # the char model learns from every 3-class row outside the blend slice (caps apply to the transformer)
-        two_class = _two_class(all_examples)
-        char_examples = [ex for ex in all_examples if ex.text not in held and ex.source not in two_class]
+        char_examples = char_rows(all_examples, rows)
         blend = add_char_ngrams(out, rows, char_examples, all_examples)
         blend.update(lineage=lineage, per_file=blend_rows)
     evaluations = _evaluate_new(out, eval_files or [], eval_by_language or [])
@@ -297,16 +295,6 @@ def _parse_cap(text: str) -> tuple[str, int]:
     if not sep or not pattern or not n.isdigit():
         raise typer.BadParameter(f"--cap wants GLOB=N, not {text!r}")
     return pattern, int(n)
-
-
-def _two_class(examples) -> set[str]:
-    """Training files that never use one of the three labels (negative/positive-only data)."""
-    from nlp.training.labelled import LABELS
-
-    used: dict[str, set[str]] = {}
-    for ex in examples:
-        used.setdefault(ex.source, set()).add(ex.label)
-    return {source for source, labels in used.items() if len(labels) < len(LABELS)}
 
 
 def _evaluate_new(model_dir: Path, files: list[Path], by_language: list[Path]) -> dict:

@@ -37,6 +37,18 @@ def blend_slice(examples: Sequence[Example], seen: set[str], per_file: int, seed
     return picked
 
 
+def char_rows(examples: Sequence[Example], blend_rows: Sequence[Example]) -> list[Example]:
+    """What the char model learns from: every row of a three-class file (one using all
+    the labels) whose text is not in the blend slice."""
+    from nlp.training.labelled import LABELS
+
+    used: dict[str, set[str]] = {}
+    for ex in examples:
+        used.setdefault(ex.source, set()).add(ex.label)
+    held = {ex.text for ex in blend_rows}
+    return [ex for ex in examples if ex.text not in held and len(used[ex.source]) == len(LABELS)]
+
+
 def add_char_ngrams(
     model_dir: Path,
     blend_rows: Sequence[Example],
