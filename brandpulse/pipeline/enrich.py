@@ -127,7 +127,7 @@ def enrich_brand(brand: str | None = None, reprocess: bool = False, on_batch=Non
     from brandpulse.pipeline.topics import assign_brand_topics
     from indexing.client import make_client
     from nlp.embeddings import shared_embedder
-    from nlp.enrich import enrich_texts, enrichment_version
+    from nlp.enrich import EnrichMemo, enrich_texts, enrichment_version
     from nlp.sentiment import get_model
 
     settings = get_settings()
@@ -135,9 +135,11 @@ def enrich_brand(brand: str | None = None, reprocess: bool = False, on_batch=Non
     model = get_model()
     # topics reuse the lower layers sentiment runs (one encoder pass); None: they encode alone
     embedder = shared_embedder(model)
+    # a text repeated on later pages (retweets, campaigns, retries) is not run again
+    memo = EnrichMemo()
 
     def enrich(texts, hints):
-        return enrich_texts(texts, hints, model=model)
+        return enrich_texts(texts, hints, model=model, memo=memo)
 
     summary = enrich_mentions(
         client,
@@ -148,7 +150,13 @@ def enrich_brand(brand: str | None = None, reprocess: bool = False, on_batch=Non
         reprocess=reprocess,
         on_batch=on_batch,
     )
-    log.info("enrich %s: %s", brand or "all brands", summary)
+    log.info(
+        "enrich %s: %s; model run on %d distinct inputs, %d repeats served from them",
+        brand or "all brands",
+        summary,
+        memo.misses,
+        memo.hits,
+    )
     brands = [brand] if brand else [b.name for b in load_config().brands]
     try:
         topics = [assign_brand_topics(client, settings, b, embedder) for b in brands]

@@ -99,3 +99,53 @@ def test_enrich_reports_progress_with_counts_rate_and_time_left(ready, settings,
     assert "/s, about " in lines[0] and lines[0].endswith(" left")
     assert lines[-1].startswith("progress: enrich acme: 30/30 mentions (100%), ")
     assert "done in" in lines[-1]
+
+
+def test_repeated_texts_across_pages_run_once_and_a_bad_one_still_stops_nobody(ready, settings):
+    """Each distinct input runs once per enrich run (nlp.enrich.EnrichMemo); a page whose
+    model call fails is still retried mention by mention, the memo serving the rest."""
+    from nlp.enrich import EnrichMemo, enrich_texts
+    from nlp.results import SentimentResult
+
+    class Recording:
+        name, version = "recording", "1"
+
+        def __init__(self):
+            self.ran: list[str] = []
+
+        def predict(self, texts):
+            if "boom" in texts:
+                raise RuntimeError("model crashed")
+            self.ran.extend(texts)
+            return [
+                SentimentResult(
+                    "negative" if "bad" in t else "positive", 0.9, {"negative": 0.1, "positive": 0.9}
+                )
+                for t in texts
+            ]
+
+    names = settings.indices
+    seed(ready, names, n=30)  # "bad acme" 10 times, "boom" once, 19 distinct others
+    model, memo = Recording(), EnrichMemo()
+    summary = enrich_mentions(
+        ready,
+        names,
+        lambda texts, hints: enrich_texts(texts, hints, model=model, memo=memo),
+        "memo-v1",
+        brand="acme",
+        batch_size=8,
+    )
+    assert (summary.selected, summary.enriched, summary.failed) == (30, 29, 1)
+    docs = ready.search(index=names.mentions, query={"match_phrase": {"text": "bad acme"}}, size=20)["hits"][
+        "hits"
+    ]
+    assert len(docs) == 10
+    assert {d["_source"]["sentiment"]["label"] for d in docs} == {"negative"}
+    # ten "bad acme" (half with a "de" hint) run once per language they were given
+    bad_langs = {d["_source"]["lang"] for d in docs}
+    assert model.ran.count("bad acme") == len(bad_langs)
+    assert len(model.ran) == 19 + len(bad_langs) and len(set(model.ran)) == 20
+    assert memo.hits == 10 - len(bad_langs)
+    assert all(d["_source"]["enrichment"]["status"] == "done" for d in docs)
+    failed = ready.get(index=names.mentions_write, id="x:7")["_source"]["enrichment"]
+    assert failed["status"] == "failed" and "model crashed" in failed["error"]
