@@ -16,14 +16,18 @@ results are the same model's on the same input, so nothing is approximated.
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from importlib.metadata import version as package_version
-from typing import Any
+from typing import Any, TypeVar
+
+from cachetools import LRUCache
 
 from nlp.emotion import results_from_logits
 from nlp.language import RULES_VERSION, detect_languages
 from nlp.sentiment import SentimentModel, get_model
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def enrichment_version(model: SentimentModel | None = None) -> str:
@@ -37,29 +41,6 @@ def enrichment_version(model: SentimentModel | None = None) -> str:
     return f"sentiment={sentiment};lang=py3langid@{package_version('py3langid')}+{RULES_VERSION}"
 
 
-class _Bounded:
-    """A least-recently-used map that keeps at most ``limit`` entries."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-
-    def get(self, key: Hashable) -> Any:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: Hashable, value: Any) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.limit:
-            self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 class EnrichMemo:
     """What one enrich run has already worked out, for one model: the language of each
     (text, hint) and the document of each (text, language), at most ``limit`` of each
@@ -69,8 +50,8 @@ class EnrichMemo:
     default bound is about 30 MB."""
 
     def __init__(self, limit: int = 20_000) -> None:
-        self.langs = _Bounded(limit)
-        self.docs = _Bounded(limit)
+        self.langs: LRUCache[tuple[str, str | None], str] = LRUCache(maxsize=limit)
+        self.docs: LRUCache[tuple[str, str], dict] = LRUCache(maxsize=limit)
         self.hits = 0
         self.misses = 0
 
@@ -95,25 +76,34 @@ def enrich_texts(
     memo = memo if memo is not None else EnrichMemo()
     langs = _languages(texts, hints, memo)
     keys = list(zip(texts, langs, strict=True))
-    found = {k: memo.docs.get(k) for k in dict.fromkeys(keys)}
-    todo = [k for k, doc in found.items() if doc is None]
+    found, todo = _known(memo.docs, keys)
     computed = _model_documents([t for t, _ in todo], [g for _, g in todo], model)
     for key, doc in zip(todo, computed, strict=True):
-        found[key] = doc
-        memo.docs.put(key, doc)
+        found[key] = memo.docs[key] = doc
     memo.misses += len(todo)
     memo.hits += len(keys) - len(todo)
     return [copy.deepcopy(found[k]) for k in keys]
 
 
+def _known(cache: LRUCache[K, V], keys: list[K]) -> tuple[dict[K, V], list[K]]:
+    """(what ``cache`` already holds for ``keys``, the distinct keys it lacks, in first-seen order)."""
+    found: dict[K, V] = {}
+    todo: list[K] = []
+    for key in dict.fromkeys(keys):
+        value = cache.get(key)
+        if value is None:
+            todo.append(key)
+        else:
+            found[key] = value
+    return found, todo
+
+
 def _languages(texts: list[str], hints: list[str | None], memo: EnrichMemo) -> list[str]:
     """The detected language per text, detecting each distinct (text, hint) once."""
     pairs = list(zip(texts, hints, strict=True))
-    found = {p: memo.langs.get(p) for p in dict.fromkeys(pairs)}
-    todo = [p for p, lang in found.items() if lang is None]
+    found, todo = _known(memo.langs, pairs)
     for pair, guess in zip(todo, detect_languages([t for t, _ in todo], [h for _, h in todo]), strict=True):
-        found[pair] = guess.lang
-        memo.langs.put(pair, guess.lang)
+        found[pair] = memo.langs[pair] = guess.lang
     return [found[p] for p in pairs]
 
 
