@@ -67,7 +67,7 @@ def sample_texts(files: list[Path], n: int, seed: int, distinct: bool = False) -
 
     texts = [ex.text for ex in read_many(files)]
     random.Random(seed).shuffle(texts)
-    return (list(dict.fromkeys(texts)) if distinct else texts)[:n]
+    return first(texts, n, distinct)
 
 
 def sample_brand_texts(brand: str, n: int, seed: int, distinct: bool = False) -> list[str]:
@@ -76,7 +76,11 @@ def sample_brand_texts(brand: str, n: int, seed: int, distinct: bool = False) ->
     from brandpulse.dev.sample_data import generate
 
     rows, _ = generate(seed=seed)
-    texts = [r["text"] for r in rows if brand in (r.get("brands") or [r.get("brand")])]
+    return first([r["text"] for r in rows if brand in (r.get("brands") or [r.get("brand")])], n, distinct)
+
+
+def first(texts: list[str], n: int, distinct: bool) -> list[str]:
+    """The first ``n`` texts, or the first ``n`` distinct ones."""
     return (list(dict.fromkeys(texts)) if distinct else texts)[:n]
 
 

@@ -51,10 +51,9 @@ def cross_validated(fit_predict, n: int, y: np.ndarray, folds: int, seed: int) -
 
 def macro_f1(gold: np.ndarray, pred: np.ndarray, labels: list[str]) -> float:
     """Macro-F1 in percent over ``labels`` of class ids."""
-    from nlp.training.metrics import confusion, scores_from_matrix
+    from nlp.training.metrics import scores
 
-    matrix = confusion([labels[i] for i in gold], [labels[i] for i in pred], labels)
-    return scores_from_matrix(matrix)["macro_f1"]
+    return scores([labels[i] for i in gold], [labels[i] for i in pred], labels)["macro_f1"]
 
 
 def file_signal(name: str, folds: int, seed: int, embeddings: bool, also_from: str | None = None) -> dict:
