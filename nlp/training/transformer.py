@@ -16,6 +16,7 @@ import fnmatch
 import hashlib
 import logging
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -257,11 +258,31 @@ def class_weights(
 
 
 def _init_id(settings: TrainSettings) -> str:
-    """Identity of the warm-start weights (part of the feature cache key)."""
+    """Identity of the warm-start weights the frozen layers use (part of the feature cache key).
+
+    Only tensors below the cut change the cached states, so a warm start whose
+    stored layers all lie above the cut shares the base's cache ("" ), and two
+    warm starts that differ only above the cut share theirs.
+    """
     if not settings.init_from:
         return ""
-    delta = Path(settings.init_from) / e5_sentiment.DELTA_FILE
-    return hashlib.sha256(delta.read_bytes()).hexdigest()[:16]
+    from safetensors.numpy import load_file
+
+    delta = load_file(str(Path(settings.init_from) / e5_sentiment.DELTA_FILE))
+    frozen = sorted(k for k in delta if _below_cut(k, settings.cut_layer))
+    if not frozen:
+        return ""
+    h = hashlib.sha256()
+    for k in frozen:
+        h.update(k.encode() + b"\x00" + str(delta[k].dtype).encode() + repr(delta[k].shape).encode())
+        h.update(delta[k].tobytes())
+    return h.hexdigest()[:16]
+
+
+def _below_cut(name: str, cut: int) -> bool:
+    """Whether a stored tensor feeds the frozen part: the embeddings or a layer below ``cut``."""
+    match = re.search(r"\.encoder\.layer\.(\d+)\.", name)
+    return int(match.group(1)) < cut if match else ".embeddings." in name
 
 
 def cap_per_source(rows: Sequence[_R], settings: TrainSettings) -> list[_R]:
