@@ -1,0 +1,167 @@
+"""Static (calibrated) ONNX Runtime int8 against the fp32 graph: does calibration beat dynamic int8?
+
+``onnx_int8_variants.py`` measured dynamic int8 (activation ranges found per batch
+at run time). This tries ``quantize_static``: activation ranges fixed beforehand
+from calibration texts, QDQ format, per-channel int8 weights, uint8 activations,
+7-bit weights (``reduce_range``, for AVX2 CPUs without VNNI). Calibration texts
+come from the TRAINING files (160 TweetEval train, 20 per UMSAB language, seed 12,
+none of them in the probe set); the probe set and the figures are those of
+``onnx_int8_variants.py`` (label agreement with fp32, probability difference,
+macro-recall, CPU-time speed-up of the network alone, one thread).
+
+Usage: python benchmarks/onnx_static_int8.py --fp32 DIR [--variants a,b] [--work /tmp/onnx-static-int8]
+(DIR: written by ``brandpulse export-onnx``.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.shared_data import data_dir  # noqa: E402
+
+DATA = data_dir()
+SCORES = ("self/MatMul",)  # attention scores and their product with V: activation x activation
+OUTPUTS = ("output/dense",)  # attention-out and FFN-out projections
+
+# name: (calibration method, MatMul name patterns kept float)
+VARIANTS = {
+    "minmax": ("MinMax", ()),
+    "percentile": ("Percentile", ()),
+    "minmax_float_scores": ("MinMax", SCORES),
+    "percentile_float_scores": ("Percentile", SCORES),
+    "percentile_float_scores_and_outputs": ("Percentile", SCORES + OUTPUTS),
+}
+
+
+def calibration_texts(exclude: set[str]) -> list[str]:
+    """Training-file texts outside the probe set."""
+    from nlp.training.labelled import read_jsonl
+
+    rng = random.Random(12)
+    pool = rng.sample(read_jsonl(DATA / "tweeteval-sentiment" / "train.jsonl"), 400)
+    texts = [e.text for e in pool if e.text not in exclude][:160]
+    for path in sorted(DATA.glob("xlmt-sentiment/*/train.jsonl")):
+        texts += [e.text for e in rng.sample(read_jsonl(path), 30) if e.text not in exclude][:20]
+    return texts
+
+
+def main() -> None:
+    import numpy as np
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from probe_texts import macro_recall, probe_set
+
+    from nlp.onnx_export import CHAR_FILE, CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, write_graphs
+    from nlp.onnx_sentiment import OnnxSentiment
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fp32", type=Path, required=True)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/onnx-static-int8"))
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    args = parser.parse_args()
+    texts, gold = probe_set(DATA)
+    reference = OnnxSentiment(args.fp32, threads=1)
+    calib = calibration_texts(set(texts))
+    pad_id = reference.tokenizer.token_to_id("<pad>")
+
+    class Batches(CalibrationDataReader):
+        """Calibration batches padded to one width (histogram methods need equal shapes)."""
+
+        def __init__(self) -> None:
+            batches = [
+                reference.encode(reference.model_texts(calib[i : i + 16])) for i in range(0, len(calib), 16)
+            ]
+            width = max(b["input_ids"].shape[1] for b in batches)
+            self.batches = iter(
+                {
+                    "input_ids": np.pad(
+                        b["input_ids"], ((0, 0), (0, width - b["input_ids"].shape[1])), constant_values=pad_id
+                    ),
+                    "attention_mask": np.pad(
+                        b["attention_mask"], ((0, 0), (0, width - b["attention_mask"].shape[1]))
+                    ),
+                }
+                for b in batches
+            )
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    def timed(model: OnnxSentiment):
+        model.transformer_probabilities(texts[:8])
+        started = time.process_time()
+        probs = model.transformer_probabilities(texts)
+        return probs, time.process_time() - started
+
+    ref, ref_seconds = timed(reference)
+    row = {
+        "variant": "fp32",
+        "n": len(texts),
+        "calibration_texts": len(calib),
+        "cpu_s": round(ref_seconds, 1),
+    }
+    print(json.dumps({**row, "macro_recall": macro_recall(ref.argmax(1), gold)}), flush=True)
+    config = json.loads((args.fp32 / CONFIG_FILE).read_text())
+    graph = onnx.load(str(args.fp32 / MODEL_FILE), load_external_data=False)
+    for name in args.variants.split(","):
+        method, patterns = VARIANTS[name]
+        keep = [
+            n.name for n in graph.graph.node if n.op_type == "MatMul" and any(p in n.name for p in patterns)
+        ]
+        out = args.work / name
+        out.mkdir(parents=True, exist_ok=True)
+        started = time.time()
+        with tempfile.TemporaryDirectory() as tmp:
+            quantize_static(
+                str(args.fp32 / MODEL_FILE),
+                str(Path(tmp) / MODEL_FILE),
+                Batches(),
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=["MatMul"],
+                per_channel=True,
+                reduce_range=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=getattr(CalibrationMethod, method),
+                nodes_to_exclude=keep,
+                use_external_data_format=True,
+            )
+            write_graphs(Path(tmp) / MODEL_FILE, out, config["outputs"])
+        for file in (TOKENIZER_FILE, CHAR_FILE):
+            if (args.fp32 / file).exists():
+                shutil.copyfile(args.fp32 / file, out / file)
+        (out / CONFIG_FILE).write_text(json.dumps({**config, "precision": "int8"}, indent=2) + "\n")
+        probs, seconds = timed(OnnxSentiment(out, threads=1))
+        row = {
+            "variant": name,
+            "matmuls_kept_float": len(keep),
+            "quantise_s": round(time.time() - started),
+            "cpu_s": round(seconds, 1),
+            "speedup_cpu": round(ref_seconds / seconds, 2),
+            "agree_pct": round(float((probs.argmax(1) == ref.argmax(1)).mean()) * 100, 2),
+            "max_diff": round(float(np.abs(probs - ref).max()), 3),
+            "macro_recall": macro_recall(probs.argmax(1), gold),
+            "load": round(os.getloadavg()[0], 2),
+        }
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
