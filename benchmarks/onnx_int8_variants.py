@@ -11,11 +11,9 @@ Usage: python benchmarks/onnx_int8_variants.py --fp32 DIR [--work /tmp/onnx-int8
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,33 +42,23 @@ VARIANTS = {
 def main() -> None:
     import numpy as np
     from probe_texts import macro_recall as probe_recall
-    from probe_texts import probe_set
+    from probe_texts import onnx_variant_args, probe_set, timed_probabilities
 
     from nlp.onnx_export import Int8Options, quantise_export
     from nlp.onnx_sentiment import OnnxSentiment
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fp32", type=Path, required=True)
-    parser.add_argument("--work", type=Path, default=Path("/tmp/onnx-int8-variants"))
-    parser.add_argument("--variants", default=",".join(VARIANTS))
-    args = parser.parse_args()
+    args = onnx_variant_args(__doc__, "/tmp/onnx-int8-variants", list(VARIANTS))
     texts, gold = probe_set(DATA)
 
     def macro_recall(pred) -> float:
         return probe_recall(pred, gold)
 
-    def timed(model: OnnxSentiment):
-        model.transformer_probabilities(texts[:8])
-        started = time.process_time()
-        probs = model.transformer_probabilities(texts)
-        return probs, time.process_time() - started
-
-    ref, ref_seconds = timed(OnnxSentiment(args.fp32, threads=1))
+    ref, ref_seconds = timed_probabilities(OnnxSentiment(args.fp32, threads=1), texts)
     row = {"variant": "fp32", "n": len(texts), "cpu_s": round(ref_seconds, 1)}
     print(json.dumps({**row, "macro_recall": macro_recall(ref.argmax(1))}), flush=True)
     for name in args.variants.split(","):
         out = quantise_export(args.fp32, args.work / name, Int8Options(**VARIANTS[name]))
-        probs, seconds = timed(OnnxSentiment(out, threads=1))
+        probs, seconds = timed_probabilities(OnnxSentiment(out, threads=1), texts)
         row = {
             "variant": name,
             "cpu_s": round(seconds, 1),

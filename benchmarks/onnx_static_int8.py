@@ -15,7 +15,6 @@ Usage: python benchmarks/onnx_static_int8.py --fp32 DIR [--variants a,b] [--work
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -66,16 +65,12 @@ def main() -> None:
         QuantType,
         quantize_static,
     )
-    from probe_texts import macro_recall, probe_set
+    from probe_texts import macro_recall, onnx_variant_args, probe_set, timed_probabilities
 
     from nlp.onnx_export import CHAR_FILE, CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, write_graphs
     from nlp.onnx_sentiment import OnnxSentiment
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fp32", type=Path, required=True)
-    parser.add_argument("--work", type=Path, default=Path("/tmp/onnx-static-int8"))
-    parser.add_argument("--variants", default=",".join(VARIANTS))
-    args = parser.parse_args()
+    args = onnx_variant_args(__doc__, "/tmp/onnx-static-int8", list(VARIANTS))
     texts, gold = probe_set(DATA)
     reference = OnnxSentiment(args.fp32, threads=1)
     calib = calibration_texts(set(texts))
@@ -104,13 +99,7 @@ def main() -> None:
         def get_next(self):
             return next(self.batches, None)
 
-    def timed(model: OnnxSentiment):
-        model.transformer_probabilities(texts[:8])
-        started = time.process_time()
-        probs = model.transformer_probabilities(texts)
-        return probs, time.process_time() - started
-
-    ref, ref_seconds = timed(reference)
+    ref, ref_seconds = timed_probabilities(reference, texts)
     row = {
         "variant": "fp32",
         "n": len(texts),
@@ -148,7 +137,7 @@ def main() -> None:
             if (args.fp32 / file).exists():
                 shutil.copyfile(args.fp32 / file, out / file)
         (out / CONFIG_FILE).write_text(json.dumps({**config, "precision": "int8"}, indent=2) + "\n")
-        probs, seconds = timed(OnnxSentiment(out, threads=1))
+        probs, seconds = timed_probabilities(OnnxSentiment(out, threads=1), texts)
         row = {
             "variant": name,
             "matmuls_kept_float": len(keep),

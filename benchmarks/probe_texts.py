@@ -1,12 +1,15 @@
 """The int8 benchmarks' probe set: texts from the TRAINING files, never validation files.
 
 300 TweetEval train tweets and 40 per UMSAB language (seed 11), and macro-recall
-over them. Shared by ``int8_variants.py`` (torch) and ``onnx_int8_variants.py``.
+over them. Shared by ``int8_variants.py`` (torch), ``onnx_int8_variants.py`` and
+``onnx_static_int8.py``, with the ONNX benchmarks' arguments and timing.
 """
 
 from __future__ import annotations
 
+import argparse
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,3 +29,20 @@ def probe_set(data: Path) -> tuple[list[str], np.ndarray]:
 def macro_recall(pred: np.ndarray, gold: np.ndarray) -> float:
     """Macro-recall in % over the three classes, rounded to 2 decimals."""
     return round(float(np.mean([(pred[gold == c] == c).mean() for c in range(len(LABELS))])) * 100, 2)
+
+
+def onnx_variant_args(doc: str, work: str, variants: list[str]) -> argparse.Namespace:
+    """``--fp32 DIR --work DIR --variants a,b`` of the ONNX int8 benchmarks."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--fp32", type=Path, required=True)
+    parser.add_argument("--work", type=Path, default=Path(work))
+    parser.add_argument("--variants", default=",".join(variants))
+    return parser.parse_args()
+
+
+def timed_probabilities(model, texts: list[str]) -> tuple[np.ndarray, float]:
+    """(transformer probabilities, CPU seconds) after a small warm-up batch."""
+    model.transformer_probabilities(texts[:8])
+    started = time.process_time()
+    probs = model.transformer_probabilities(texts)
+    return probs, time.process_time() - started
