@@ -261,7 +261,7 @@ def _init_id(settings: TrainSettings) -> str:
     """Identity of the warm-start weights the frozen layers use (part of the feature cache key).
 
     Only tensors below the cut change the cached states, so a warm start whose
-    stored layers all lie above the cut shares the base's cache ("" ), and two
+    stored layers all lie above the cut shares the base's cache (""), and two
     warm starts that differ only above the cut share theirs.
     """
     if not settings.init_from:
