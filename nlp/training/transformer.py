@@ -130,6 +130,20 @@ def _cache_key(texts: Sequence[str], cut: int, max_length: int, lower_id: str = 
     return h.hexdigest()[:24]
 
 
+FEATURE_FILES_KEPT = 3  # the feature cache keeps this many runs' files, most recently used first
+
+
+def prune_features(folder: Path, keep: int = FEATURE_FILES_KEPT) -> list[Path]:
+    """Delete all but the ``keep`` most recently used ``lower-*.npz`` files of ``folder``."""
+    files = [f for f in folder.glob("lower-*.npz") if not f.name.endswith(".tmp.npz")]  # tmp: being written
+    files.sort(key=lambda f: f.stat().st_mtime, reverse=True)
+    for old in files[keep:]:
+        size = old.stat().st_size
+        old.unlink(missing_ok=True)
+        log.info("feature cache: removed %s (%.2f GB), kept the %d newest", old.name, size / 1e9, keep)
+    return files[keep:]
+
+
 def encode_lower(
     model,
     tokenizer,
@@ -147,6 +161,8 @@ def encode_lower(
     key = _cache_key(texts, settings.cut_layer, settings.max_length, _init_id(settings))
     path = cache_dir() / "features" / f"lower-{key}.npz"
     if path.exists():
+        path.touch()  # most recently used: pruning keeps it
+        prune_features(path.parent)
         data = np.load(path)
         flat, offsets = data["flat"], data["offsets"]
         return [flat[offsets[i] : offsets[i + 1]] for i in range(len(texts))]
@@ -184,6 +200,7 @@ def encode_lower(
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, flat=np.concatenate(encoded), offsets=offsets)
     tmp.rename(path)
+    prune_features(path.parent)
     return encoded
 
 

@@ -41,3 +41,22 @@ def test_below_cut_reads_layer_numbers_not_prefixes():
     assert _below_cut("bert.embeddings.word_embeddings.weight", 6)
     assert not _below_cut("bert.pooler.dense.weight", 6)
     assert not _below_cut("classifier.weight", 6)
+
+
+def test_the_cache_keeps_the_most_recently_used_files(tmp_path):
+    import os
+
+    from nlp.training.transformer import FEATURE_FILES_KEPT, prune_features
+
+    files = [tmp_path / f"lower-{i}.npz" for i in range(FEATURE_FILES_KEPT + 2)]
+    for age, f in enumerate(files):
+        f.write_bytes(b"x")
+        os.utime(f, (1_000_000 + age, 1_000_000 + age))  # the last written is the newest
+    os.utime(files[0], (2_000_000, 2_000_000))  # ... but the first was just read again
+    (tmp_path / "lower-partial.tmp.npz").write_bytes(b"x")  # a run still writing
+
+    removed = prune_features(tmp_path)
+    assert sorted(removed) == sorted(files[1:3])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [files[0].name, *(f.name for f in files[3:]), "lower-partial.tmp.npz"]
+    )
