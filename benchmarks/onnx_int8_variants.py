@@ -3,7 +3,10 @@
 Like ``int8_variants.py`` (torch), on texts from the TRAINING files (300 TweetEval
 train, 40 per UMSAB language, seed 11), never validation files: label agreement
 with the ONNX fp32 graph, probability differences, macro-recall and CPU-time
-speed-up of the network alone, one thread.
+speed-up of the network alone, one thread. ``smooth_A`` variants scale the graph
+first (SmoothQuant, alpha A; :mod:`nlp.onnx_smooth`), calibrated on 320 other
+training-file texts (``probe_texts.calibration_texts``); ``per_token`` variants give
+each token its own activation scale (:mod:`nlp.onnx_per_token`).
 
 Usage: python benchmarks/onnx_int8_variants.py --fp32 DIR [--work /tmp/onnx-int8-variants]
 (DIR: written by ``brandpulse export-onnx``; each variant is written under --work.)
@@ -24,6 +27,7 @@ from benchmarks.shared_data import data_dir  # noqa: E402
 DATA = data_dir()
 SKIP_OUTPUT = ("output/dense",)  # attention-out and FFN-out projections (".../output/dense/MatMul")
 SKIP_FFN = ("intermediate/dense", "output/dense")
+FFN_OUT_INPUT = ("act_fn",)  # the GELU output that the FFN-out projection reads
 SCORES = ("self/MatMul",)  # the attention scores and their product with V (activations only)
 
 VARIANTS = {
@@ -36,19 +40,30 @@ VARIANTS = {
     "s8_per_channel_skip_output_dense": {"keep_float": SKIP_OUTPUT},
     "s8_per_channel_reduce_range_skip_ffn": {"reduce_range": True, "keep_float": SKIP_FFN},
     "u8u8_per_channel_skip_output_dense": {"unsigned_weights": True, "keep_float": SKIP_OUTPUT},
+    "s8_per_channel_smooth_0.5": {"smooth": 0.5},
+    "s8_per_channel_smooth_0.7": {"smooth": 0.7},
+    "s8_per_channel_smooth_0.8": {"smooth": 0.8},
+    "s8_per_channel_smooth_0.9": {"smooth": 0.9},
+    "s8_per_channel_reduce_range_smooth_0.7": {"reduce_range": True, "smooth": 0.7},
+    "u8u8_per_channel_smooth_0.7": {"unsigned_weights": True, "smooth": 0.7},
+    "u8u8_per_channel_smooth_0.8": {"unsigned_weights": True, "smooth": 0.8},
+    "s8_per_token": {"per_token": True},
+    "s8_per_token_smooth_0.7_not_ffn_out": {"per_token": True, "smooth": 0.7, "smooth_skip": FFN_OUT_INPUT},
+    "s8_per_token_smooth_0.8_not_ffn_out": {"per_token": True, "smooth": 0.8, "smooth_skip": FFN_OUT_INPUT},
 }
 
 
 def main() -> None:
     import numpy as np
+    from probe_texts import calibration_texts, onnx_variant_args, probe_set, timed_probabilities
     from probe_texts import macro_recall as probe_recall
-    from probe_texts import onnx_variant_args, probe_set, timed_probabilities
 
     from nlp.onnx_export import Int8Options, quantise_export
     from nlp.onnx_sentiment import OnnxSentiment
 
     args = onnx_variant_args(__doc__, "/tmp/onnx-int8-variants", list(VARIANTS))
     texts, gold = probe_set(DATA)
+    calibration = calibration_texts(DATA, set(texts))
 
     def macro_recall(pred) -> float:
         return probe_recall(pred, gold)
@@ -57,7 +72,8 @@ def main() -> None:
     row = {"variant": "fp32", "n": len(texts), "cpu_s": round(ref_seconds, 1)}
     print(json.dumps({**row, "macro_recall": macro_recall(ref.argmax(1))}), flush=True)
     for name in args.variants.split(","):
-        out = quantise_export(args.fp32, args.work / name, Int8Options(**VARIANTS[name]))
+        options = Int8Options(**VARIANTS[name])
+        out = quantise_export(args.fp32, args.work / name, options, calibration=calibration)
         probs, seconds = timed_probabilities(OnnxSentiment(out, threads=1), texts)
         row = {
             "variant": name,

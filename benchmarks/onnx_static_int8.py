@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -43,18 +40,6 @@ VARIANTS = {
 }
 
 
-def calibration_texts(exclude: set[str]) -> list[str]:
-    """Training-file texts outside the probe set."""
-    from nlp.training.labelled import read_jsonl
-
-    rng = random.Random(12)
-    pool = rng.sample(read_jsonl(DATA / "tweeteval-sentiment" / "train.jsonl"), 400)
-    texts = [e.text for e in pool if e.text not in exclude][:160]
-    for path in sorted(DATA.glob("xlmt-sentiment/*/train.jsonl")):
-        texts += [e.text for e in rng.sample(read_jsonl(path), 30) if e.text not in exclude][:20]
-    return texts
-
-
 def main() -> None:
     import numpy as np
     import onnx
@@ -65,15 +50,15 @@ def main() -> None:
         QuantType,
         quantize_static,
     )
-    from probe_texts import macro_recall, onnx_variant_args, probe_set, timed_probabilities
+    from probe_texts import calibration_texts, macro_recall, onnx_variant_args, probe_set, timed_probabilities
 
-    from nlp.onnx_export import CHAR_FILE, CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, write_graphs
-    from nlp.onnx_sentiment import OnnxSentiment
+    from nlp.onnx_export import Int8Options, kept_matmuls, quantise_export
+    from nlp.onnx_sentiment import MODEL_FILE, OnnxSentiment
 
     args = onnx_variant_args(__doc__, "/tmp/onnx-static-int8", list(VARIANTS))
     texts, gold = probe_set(DATA)
     reference = OnnxSentiment(args.fp32, threads=1)
-    calib = calibration_texts(set(texts))
+    calib = calibration_texts(DATA, set(texts))
     pad_id = reference.tokenizer.token_to_id("<pad>")
 
     class Batches(CalibrationDataReader):
@@ -107,20 +92,15 @@ def main() -> None:
         "cpu_s": round(ref_seconds, 1),
     }
     print(json.dumps({**row, "macro_recall": macro_recall(ref.argmax(1), gold)}), flush=True)
-    config = json.loads((args.fp32 / CONFIG_FILE).read_text())
-    graph = onnx.load(str(args.fp32 / MODEL_FILE), load_external_data=False)
+    graph = onnx.load(str(args.fp32 / MODEL_FILE), load_external_data=False).graph
     for name in args.variants.split(","):
         method, patterns = VARIANTS[name]
-        keep = [
-            n.name for n in graph.graph.node if n.op_type == "MatMul" and any(p in n.name for p in patterns)
-        ]
-        out = args.work / name
-        out.mkdir(parents=True, exist_ok=True)
-        started = time.time()
-        with tempfile.TemporaryDirectory() as tmp:
+        kept = kept_matmuls(graph, patterns)
+
+        def static(source: Path, target: Path, method: str = method, kept: list[str] = kept) -> None:
             quantize_static(
-                str(args.fp32 / MODEL_FILE),
-                str(Path(tmp) / MODEL_FILE),
+                str(source),
+                str(target),
                 Batches(),
                 quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=["MatMul"],
@@ -129,18 +109,18 @@ def main() -> None:
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
                 calibrate_method=getattr(CalibrationMethod, method),
-                nodes_to_exclude=keep,
+                nodes_to_exclude=kept,
                 use_external_data_format=True,
             )
-            write_graphs(Path(tmp) / MODEL_FILE, out, config["outputs"])
-        for file in (TOKENIZER_FILE, CHAR_FILE):
-            if (args.fp32 / file).exists():
-                shutil.copyfile(args.fp32 / file, out / file)
-        (out / CONFIG_FILE).write_text(json.dumps({**config, "precision": "int8"}, indent=2) + "\n")
+
+        started = time.time()
+        # the options record what the static pass did: per-channel 7-bit int8 weights, kept MatMuls
+        options = Int8Options(reduce_range=True, keep_float=patterns)
+        out = quantise_export(args.fp32, args.work / name, options, quantiser=static)
         probs, seconds = timed_probabilities(OnnxSentiment(out, threads=1), texts)
         row = {
             "variant": name,
-            "matmuls_kept_float": len(keep),
+            "matmuls_kept_float": len(kept),
             "quantise_s": round(time.time() - started),
             "cpu_s": round(seconds, 1),
             "speedup_cpu": round(ref_seconds / seconds, 2),

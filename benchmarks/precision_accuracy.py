@@ -7,7 +7,8 @@ TweetEval val, each UMSAB ``xlmt-sentiment/<lang>/val.jsonl`` and each
 ``more-sentiment/*/val.jsonl`` (validation files only, never a test split).
 ``--models NAME=REF`` adds other model references to compare, e.g. the ONNX
 exports (``ort-fp32=onnx:/tmp/e5-onnx``); each line then also says how many
-labels equal the reference's (the first entry) and the largest probability difference.
+labels equal the reference's (the first entry) and the largest probability difference;
+``one_label_pts`` is how far a single changed label can move the file's macro-recall.
 
 Usage: python benchmarks/precision_accuracy.py [--model default] [--precisions fp32,int8]
        [--models NAME=REF ...] [--limit N]
@@ -21,6 +22,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,6 +86,12 @@ def agreement(probs, reference) -> dict:
     }
 
 
+def one_label_points(rows) -> float:
+    """How far one changed label moves macro-recall at most: 100 / (classes x smallest class)."""
+    counts = Counter(ex.label for ex in rows)
+    return round(100 / (len(counts) * min(counts.values())), 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
@@ -122,6 +130,7 @@ def main() -> None:
             scores = score_results(predicted, rows, seconds=seconds).summary()
             row = {"entry": entry, "model": ref, "file": name, **scores, "load_before": round(load, 2)}
             row["seconds"] = round(seconds, 1)
+            row["one_label_pts"] = one_label_points(rows)
             if name in reference_probs:
                 row |= agreement(probs, reference_probs[name])
                 total = totals.setdefault(entry, [0, 0])

@@ -2,7 +2,8 @@
 
 300 TweetEval train tweets and 40 per UMSAB language (seed 11), and macro-recall
 over them. Shared by ``int8_variants.py`` (torch), ``onnx_int8_variants.py`` and
-``onnx_static_int8.py``, with the ONNX benchmarks' arguments and timing.
+``onnx_static_int8.py``, with the ONNX benchmarks' calibration texts (other
+training-file texts), arguments and timing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,17 @@ def probe_set(data: Path) -> tuple[list[str], np.ndarray]:
     for path in sorted(data.glob("xlmt-sentiment/*/train.jsonl")):
         examples += rng.sample(read_jsonl(path), 40)
     return [e.text for e in examples], np.array([LABELS.index(e.label) for e in examples])
+
+
+def calibration_texts(data: Path, exclude: set[str]) -> list[str]:
+    """320 training-file texts outside ``exclude`` (the probe set): 160 TweetEval train,
+    20 per UMSAB language (seed 12)."""
+    rng = random.Random(12)
+    pool = rng.sample(read_jsonl(data / "tweeteval-sentiment" / "train.jsonl"), 400)
+    texts = [e.text for e in pool if e.text not in exclude][:160]
+    for path in sorted(data.glob("xlmt-sentiment/*/train.jsonl")):
+        texts += [e.text for e in rng.sample(read_jsonl(path), 30) if e.text not in exclude][:20]
+    return texts
 
 
 def macro_recall(pred: np.ndarray, gold: np.ndarray) -> float:

@@ -14,8 +14,10 @@ runs with ONNX Runtime and the ``tokenizers`` library alone:
   emotion languages, name/version, precision) and ``char_ngrams.npz`` copied.
 
 ``int8=True`` writes ONNX Runtime's dynamic quantisation of that graph
-(``onnxruntime.quantization.quantize_dynamic``). Needs torch and transformers;
-the result does not.
+(``onnxruntime.quantization.quantize_dynamic``), after SmoothQuant-style scaling
+when ``Int8Options.smooth`` is set (:mod:`nlp.onnx_smooth`, calibrated on texts
+the caller gives). Needs torch and transformers; the result does not, and
+:func:`quantise_export` quantises an fp32 directory without them.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ import json
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from nlp.char_ngrams import FILE as CHAR_FILE
+from nlp.onnx_per_token import quantise_per_token
 from nlp.onnx_sentiment import (
     CONFIG_FILE,
     EMBEDDING,
@@ -39,6 +44,7 @@ from nlp.onnx_sentiment import (
     TOKENIZER_FILE,
     WEIGHTS_FILE,
 )
+from nlp.onnx_smooth import activation_maxima, smooth
 
 OPSET = 17
 
@@ -48,12 +54,19 @@ class Int8Options:
     """How ``quantize_dynamic`` quantises the graph (``benchmarks/int8_variants.py`` tried the
     same knobs for torch): per-channel weight scales, 7-bit weights (``reduce_range``, avoids
     the u8s8 overflow of AVX2 CPUs without VNNI), unsigned weights (u8u8 kernels), and MatMul
-    nodes kept in float by a substring of their name."""
+    nodes kept in float by a substring of their name; ``smooth``: the SmoothQuant alpha
+    (:mod:`nlp.onnx_smooth`, needs calibration texts), ``None`` for none, and
+    ``smooth_skip``: activations left unsmoothed by a substring of their name;
+    ``per_token``: one activation scale per token (:mod:`nlp.onnx_per_token`) instead
+    of ONNX Runtime's one per tensor."""
 
     per_channel: bool = True
     reduce_range: bool = False
     unsigned_weights: bool = False
     keep_float: tuple[str, ...] = field(default_factory=tuple)
+    smooth: float | None = None
+    smooth_skip: tuple[str, ...] = field(default_factory=tuple)
+    per_token: bool = False
 
 
 def _graph(network, base_top, cut: int):
@@ -83,15 +96,9 @@ def _graph(network, base_top, cut: int):
     return Graph().eval()
 
 
-def _spec_json(spec, precision: str, outputs: list[str], int8: Int8Options | None) -> dict[str, Any]:
+def _spec_json(spec, outputs: list[str]) -> dict[str, Any]:
     raw = asdict(spec)
-    raw.update(
-        kind=KIND,
-        source_kind=spec.kind,
-        precision=precision,
-        outputs=outputs,
-        int8=asdict(int8) if int8 else None,
-    )
+    raw.update(kind=KIND, source_kind=spec.kind, precision="fp32", outputs=outputs, int8=None)
     return raw
 
 
@@ -101,8 +108,17 @@ def export(
     *,
     int8: bool = False,
     int8_options: Int8Options | None = None,
+    calibration: Sequence[str] = (),
 ) -> Path:
-    """Write the ONNX model directory for ``model_dir`` (default: the shipped model)."""
+    """Write the ONNX model directory for ``model_dir`` (default: the shipped model).
+
+    With ``int8``, the fp32 directory is written to a temporary folder first and
+    quantised from there (:func:`quantise_export`, ``calibration`` for smoothing).
+    """
+    if int8:
+        with tempfile.TemporaryDirectory() as tmp:
+            fp32_dir = export(Path(tmp) / "fp32", model_dir)
+            return quantise_export(fp32_dir, out, int8_options or Int8Options(), calibration=calibration)
     import torch
 
     from nlp import e5_sentiment
@@ -128,7 +144,6 @@ def export(
     )
     dynamic = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
     dynamic |= {name: {0: "batch"} for name in outputs}
-    options = (int8_options or Int8Options()) if int8 else None
     with tempfile.TemporaryDirectory() as tmp:
         fp32_path = Path(tmp) / MODEL_FILE
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
@@ -144,26 +159,42 @@ def export(
                 dynamo=False,
                 do_constant_folding=True,
             )
-        final = fp32_path
-        if options is not None:
-            final = Path(tmp) / "int8.onnx"
-            quantise(fp32_path, final, options)
-        write_graphs(final, out, outputs)
+        write_graphs(fp32_path, out, outputs)
     shutil.copyfile(e5_sentiment_tokenizer(), out / TOKENIZER_FILE)
     if (model_dir / CHAR_FILE).exists():
         shutil.copyfile(model_dir / CHAR_FILE, out / CHAR_FILE)
-    config = _spec_json(spec, "int8" if options else "fp32", outputs, options)
-    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    (out / CONFIG_FILE).write_text(json.dumps(_spec_json(spec, outputs), indent=2) + "\n")
     return out
 
 
-def quantise_export(fp32_dir: Path, out: Path, options: Int8Options) -> Path:
-    """An int8 directory from an fp32 one written by :func:`export` (no torch needed)."""
+Quantiser = Callable[[Path, Path], None]
+
+
+def quantise_export(
+    fp32_dir: Path,
+    out: Path,
+    options: Int8Options,
+    *,
+    calibration: Sequence[str] = (),
+    quantiser: Quantiser | None = None,
+) -> Path:
+    """An int8 directory from an fp32 one written by :func:`export` (no torch needed).
+
+    ``quantiser(source, target)`` replaces the dynamic quantisation of ``options``
+    (a benchmark's static quantisation, for example); smoothing, when
+    ``options.smooth`` is set, runs before either.
+    """
     fp32_dir, out = Path(fp32_dir), Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     config = json.loads((fp32_dir / CONFIG_FILE).read_text())
+    if config.get("precision") != "fp32":
+        raise ValueError(f"{fp32_dir} holds a {config.get('precision')} graph; quantise an fp32 export")
     with tempfile.TemporaryDirectory() as tmp:
-        quantise(fp32_dir / MODEL_FILE, Path(tmp) / MODEL_FILE, options)
+        source = fp32_dir / MODEL_FILE
+        if options.smooth is not None:
+            maxima = activation_maxima(fp32_dir, calibration)
+            source = smooth(source, Path(tmp) / "smoothed.onnx", maxima, options.smooth, options.smooth_skip)
+        (quantiser or partial(quantise, options=options))(source, Path(tmp) / MODEL_FILE)
+        out.mkdir(parents=True, exist_ok=True)
         write_graphs(Path(tmp) / MODEL_FILE, out, config["outputs"])
     for name in (TOKENIZER_FILE, CHAR_FILE):
         if (fp32_dir / name).exists():
@@ -204,12 +235,19 @@ def e5_sentiment_tokenizer() -> Path:
 
 
 def quantise(source: Path, target: Path, options: Int8Options) -> None:
-    """ONNX Runtime dynamic int8 quantisation of the MatMul weights of ``source``."""
+    """Dynamic int8 quantisation of the MatMul weights of ``source``: ONNX Runtime's, or
+    with ``options.per_token`` :func:`nlp.onnx_per_token.quantise_per_token`."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    graph = onnx.load(str(source))
-    keep = [n.name for n in graph.graph.node if n.op_type == "MatMul" and _kept(n.name, options.keep_float)]
+    if options.per_token:
+        if options.unsigned_weights:
+            raise ValueError("per-token int8 uses int8 weights: drop unsigned_weights (--unsigned)")
+        kwargs = {"per_channel": options.per_channel, "reduce_range": options.reduce_range}
+        quantise_per_token(source, target, keep_float=options.keep_float, **kwargs)
+        return
+
+    keep = kept_matmuls(onnx.load(str(source), load_external_data=False).graph, options.keep_float)
     quantize_dynamic(
         str(source),
         str(target),
@@ -221,5 +259,6 @@ def quantise(source: Path, target: Path, options: Int8Options) -> None:
     )
 
 
-def _kept(name: str, patterns: tuple[str, ...]) -> bool:
-    return any(p in name for p in patterns)
+def kept_matmuls(graph, patterns: Sequence[str]) -> list[str]:
+    """Names of the MatMul nodes of ``graph`` whose name contains one of ``patterns``."""
+    return [n.name for n in graph.node if n.op_type == "MatMul" and any(p in n.name for p in patterns)]

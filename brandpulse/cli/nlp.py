@@ -410,12 +410,43 @@ def export_onnx(
         list[str] | None,
         typer.Option("--keep-float", help="int8: MatMul nodes whose name contains this stay float."),
     ] = None,
+    smooth: Annotated[
+        float | None,
+        typer.Option(help="int8: SmoothQuant alpha in [0, 1] (0.7 measured best), needs --calibration."),
+    ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(help="int8 --smooth: texts to calibrate on (.jsonl with a text field, or one a line)."),
+    ] = None,
+    smooth_skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--smooth-skip", help="int8 --smooth: activations whose name contains this stay unscaled."
+        ),
+    ] = None,
+    per_token: Annotated[
+        bool, typer.Option("--per-token", help="int8: one activation scale per token, not per tensor.")
+    ] = False,
 ) -> None:
     """Export the sentiment model for the torch-free `onnx` backend (model ref `onnx:DIR`)."""
     from nlp.onnx_export import Int8Options, export
+    from nlp.onnx_smooth import read_calibration
 
-    options = Int8Options(per_channel, reduce_range, unsigned, tuple(keep_float or ()))
-    written = export(out, model_dir, int8=int8, int8_options=options)
+    if smooth is not None and (not int8 or calibration is None):
+        raise typer.BadParameter("--smooth needs --int8 and --calibration FILE", param_hint="--smooth")
+    if smooth is not None and not 0.0 <= smooth <= 1.0:
+        raise typer.BadParameter(f"must lie in [0, 1], got {smooth}", param_hint="--smooth")
+    texts = read_calibration(calibration) if calibration is not None else []
+    options = Int8Options(
+        per_channel=per_channel,
+        reduce_range=reduce_range,
+        unsigned_weights=unsigned,
+        keep_float=tuple(keep_float or ()),
+        smooth=smooth,
+        smooth_skip=tuple(smooth_skip or ()),
+        per_token=per_token,
+    )
+    written = export(out, model_dir, int8=int8, int8_options=options, calibration=texts)
     files = {p.name: p.stat().st_size for p in sorted(written.iterdir())}
     typer.echo(json.dumps({"out": str(written), "model": f"onnx:{written}", "bytes": files}))
 

@@ -141,3 +141,78 @@ def test_exported_default_model_scores_like_torch_with_and_without_torch(exporte
     assert np.abs(lean_probs - torch_probs).max() <= 1e-3
     assert any("emotion" in d for d in lean["docs"])
     assert (np.array(lean["vectors"]) * reference).sum(1).min() > 0.9999
+
+
+def test_smoothing_leaves_the_float_graph_unchanged_and_int8_keeps_the_labels(exported, tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    from nlp.onnx_export import Int8Options, quantise_export
+    from nlp.onnx_sentiment import OnnxSentiment
+    from nlp.onnx_smooth import SUFFIX, activation_maxima, smooth, weight_matmuls
+
+    maxima = activation_maxima(exported, TEXTS)
+    graph = onnx.load(str(exported / "model.onnx"), load_external_data=False).graph
+    groups = weight_matmuls(graph)
+    assert set(maxima) == set(groups) and all(v.ndim == 1 and (v >= 0).all() for v in maxima.values())
+    smoothed = smooth(exported / "model.onnx", tmp_path / "smoothed.onnx", maxima, 0.7)
+    new_graph = onnx.load(str(smoothed), load_external_data=False).graph
+    assert sum(n.op_type == "Mul" and n.name.endswith(SUFFIX) for n in new_graph.node) == len(groups)
+    assert all(n.input[0].endswith(SUFFIX) for ns in weight_matmuls(new_graph).values() for n in ns)
+
+    reader = OnnxSentiment(exported, threads=1)
+    inputs = reader.encode(reader.model_texts(TEXTS))
+    inputs = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+    plain = ort.InferenceSession(str(exported / "model.onnx"), providers=["CPUExecutionProvider"])
+    scaled = ort.InferenceSession(str(smoothed), providers=["CPUExecutionProvider"])
+    for before, after in zip(plain.run(None, inputs), scaled.run(None, inputs), strict=True):
+        assert np.abs(before - after).max() <= 1e-3 * max(1.0, np.abs(before).max())
+
+    options = Int8Options(smooth=0.7)
+    int8_dir = quantise_export(exported, tmp_path / "int8", options, calibration=TEXTS)
+    config = json.loads((int8_dir / "config.json").read_text())
+    assert config["precision"] == "int8" and config["int8"]["smooth"] == 0.7
+    fp32_probs = reader.transformer_probabilities(TEXTS)
+    int8_probs = OnnxSentiment(int8_dir, threads=1).transformer_probabilities(TEXTS)
+    assert np.abs(int8_probs - fp32_probs).mean() < 0.03
+    polar = fp32_probs.max(1) > 0.8  # clear cases keep their label
+    assert polar.sum() >= 8 and (int8_probs.argmax(1) == fp32_probs.argmax(1))[polar].all()
+
+    # per-token int8, the FFN-out inputs (GELU outputs, "act_fn") left unsmoothed
+    options = Int8Options(smooth=0.7, smooth_skip=("act_fn",), per_token=True)
+    token_dir = quantise_export(exported, tmp_path / "per-token", options, calibration=TEXTS)
+    token_graph = onnx.load(str(token_dir / "model.onnx"), load_external_data=False).graph
+    ops = [n.op_type for n in token_graph.node]
+    assert ops.count("MatMulInteger") == sum(map(len, groups.values())) and not weight_matmuls(token_graph)
+    unsmoothed = sum("act_fn" in name for name in groups)
+    assert unsmoothed > 0 and ops.count("ReduceMax") == len(groups)
+    assert sum(n.name.endswith(SUFFIX) for n in token_graph.node) == len(groups) - unsmoothed
+    token_probs = OnnxSentiment(token_dir, threads=1).transformer_probabilities(TEXTS)
+    assert json.loads((token_dir / "config.json").read_text())["int8"]["per_token"] is True
+    assert np.abs(token_probs - fp32_probs).mean() < 0.03
+    assert (token_probs.argmax(1) == fp32_probs.argmax(1))[polar].all()
+
+
+def test_smoothing_refuses_what_it_cannot_do(exported, tmp_path):
+    from typer.testing import CliRunner
+
+    from brandpulse.cli.app import app
+    from nlp.onnx_export import Int8Options, quantise_export
+    from nlp.onnx_smooth import smooth
+
+    with pytest.raises(ValueError, match="calibration"):
+        quantise_export(exported, tmp_path / "int8", Int8Options(smooth=0.7))
+    assert not (tmp_path / "int8").exists()
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        smooth(exported / "model.onnx", tmp_path / "s.onnx", {}, 1.5)
+    with pytest.raises(ValueError, match="no calibration maximum"):
+        smooth(exported / "model.onnx", tmp_path / "s.onnx", {}, 0.7)
+    (tmp_path / "q").mkdir()
+    config = json.loads((exported / "config.json").read_text())
+    (tmp_path / "q" / "config.json").write_text(json.dumps({**config, "precision": "int8"}))
+    with pytest.raises(ValueError, match="unsigned"):
+        quantise_export(exported, tmp_path / "int8", Int8Options(per_token=True, unsigned_weights=True))
+    with pytest.raises(ValueError, match="fp32 export"):
+        quantise_export(tmp_path / "q", tmp_path / "int8", Int8Options())
+    run = CliRunner().invoke(app, ["export-onnx", "--out", str(tmp_path / "x"), "--int8", "--smooth", "0.7"])
+    assert run.exit_code == 2 and "--calibration" in run.output and not (tmp_path / "x").exists()
