@@ -50,6 +50,14 @@ VARIANTS = {
     "s8_per_token": {"per_token": True},
     "s8_per_token_smooth_0.7_not_ffn_out": {"per_token": True, "smooth": 0.7, "smooth_skip": FFN_OUT_INPUT},
     "s8_per_token_smooth_0.8_not_ffn_out": {"per_token": True, "smooth": 0.8, "smooth_skip": FFN_OUT_INPUT},
+    # per-token ranges for the FFN-out input alone (its outliers are single tokens'), the rest
+    # smoothed per-tensor (ONNX Runtime's fused kernels)
+    "s8_per_token_ffn_out_smooth_0.7_elsewhere": {
+        "per_token": True,
+        "per_token_inputs": FFN_OUT_INPUT,
+        "smooth": 0.7,
+        "smooth_skip": FFN_OUT_INPUT,
+    },
 }
 
 

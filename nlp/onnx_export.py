@@ -58,7 +58,8 @@ class Int8Options:
     (:mod:`nlp.onnx_smooth`, needs calibration texts), ``None`` for none, and
     ``smooth_skip``: activations left unsmoothed by a substring of their name;
     ``per_token``: one activation scale per token (:mod:`nlp.onnx_per_token`) instead
-    of ONNX Runtime's one per tensor."""
+    of ONNX Runtime's one per tensor, for every activation or, with ``per_token_inputs``,
+    those whose name contains one of them (the rest per tensor)."""
 
     per_channel: bool = True
     reduce_range: bool = False
@@ -67,6 +68,7 @@ class Int8Options:
     smooth: float | None = None
     smooth_skip: tuple[str, ...] = field(default_factory=tuple)
     per_token: bool = False
+    per_token_inputs: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _graph(network, base_top, cut: int):
@@ -244,8 +246,12 @@ def quantise(source: Path, target: Path, options: Int8Options) -> None:
         if options.unsigned_weights:
             raise ValueError("per-token int8 uses int8 weights: drop unsigned_weights (--unsigned)")
         kwargs = {"per_channel": options.per_channel, "reduce_range": options.reduce_range}
-        quantise_per_token(source, target, keep_float=options.keep_float, **kwargs)
-        return
+        only = options.per_token_inputs
+        per_token_target = target.with_name(target.stem + "_per_token.onnx") if only else target
+        quantise_per_token(source, per_token_target, keep_float=options.keep_float, inputs=only, **kwargs)
+        if not only:
+            return
+        source = per_token_target  # the MatMuls left float take ONNX Runtime's quantisation
 
     keep = kept_matmuls(onnx.load(str(source), load_external_data=False).graph, options.keep_float)
     quantize_dynamic(

@@ -29,8 +29,11 @@ def quantise_per_token(
     per_channel: bool = True,
     reduce_range: bool = False,
     keep_float: Sequence[str] = (),
+    inputs: Sequence[str] = (),
 ) -> Path:
-    """Write ``source`` with every weight MatMul (but ``keep_float`` name matches) per-token int8."""
+    """Write ``source`` with every weight MatMul (but ``keep_float`` name matches) per-token int8;
+    with ``inputs``, only those whose activation's name contains one of them (the others stay
+    float MatMuls, for ONNX Runtime's per-tensor quantisation to take)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -47,7 +50,7 @@ def quantise_per_token(
     replaced: set[str] = set()
     for name, nodes in weight_matmuls(graph).items():
         nodes = [n for n in nodes if not any(p in n.name for p in keep_float)]
-        if not nodes:
+        if not nodes or (inputs and not any(p in name for p in inputs)):
             continue
         a = name + "_per_token"  # prefix of this activation's tensors
         new = [

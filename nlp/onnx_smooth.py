@@ -1,8 +1,8 @@
 """SmoothQuant-style scaling of an exported graph before dynamic int8 quantisation.
 
 Dynamic int8 gives each activation tensor one scale per batch, so a few channels
-with large values (e5 has them: LayerNorm outputs up to 40, GELU outputs up to
-70, against a median channel maximum near 1.3) leave the other channels a few
+with large values (e5 has them: LayerNorm outputs up to 44, GELU outputs up to
+69, against a median channel maximum near 1.3) leave the other channels a few
 levels each. Smoothing (Xiao et al. 2023, "SmoothQuant") divides each input
 channel ``j`` of a MatMul's activations by ``s_j`` and multiplies row ``j`` of its
 weight by ``s_j``: the float result is unchanged, and part of the range moves
@@ -10,10 +10,11 @@ into the weights, which are quantised per output channel. With
 ``s_j = max|X_j| ** alpha / max|W_j| ** (1 - alpha)`` the activation maxima come
 from calibration texts run through the fp32 graph.
 
-Every MatMul whose second input is a 2-D weight is smoothed; those reading the
-same activations (query, key and value) share one scale and one inserted ``Mul``
-node. The ``Mul`` is kept explicit rather than folded into the LayerNorm before it,
-because in a post-LN encoder that LayerNorm also feeds the residual path.
+Every MatMul whose second input is a 2-D weight is smoothed, unless ``skip``
+names its input; those reading the same activations (query, key and value)
+share one scale and one inserted ``Mul`` node. The ``Mul`` is kept explicit
+rather than folded into the LayerNorm before it, because in a post-LN encoder
+that LayerNorm also feeds the residual path.
 """
 
 from __future__ import annotations
@@ -34,8 +35,19 @@ def read_calibration(path: Path, limit: int = 512, seed: int = 0) -> list[str]:
     import json
     import random
 
-    lines = [line for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
-    texts = [json.loads(line)["text"] for line in lines] if Path(path).suffix == ".jsonl" else lines
+    lines = [(n, line) for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1)]
+    lines = [(n, line) for n, line in lines if line.strip()]
+    if Path(path).suffix != ".jsonl":
+        texts = [line for _, line in lines]
+    else:
+        texts = []
+        for n, line in lines:
+            try:
+                texts.append(str(json.loads(line)["text"]))
+            except (ValueError, KeyError, TypeError) as error:
+                raise ValueError(f"{path}:{n}: expected a JSON object with a 'text' field") from error
+    if not texts:
+        raise ValueError(f"{path}: no calibration texts in it")
     return random.Random(seed).sample(texts, limit) if len(texts) > limit else texts
 
 

@@ -427,6 +427,12 @@ def export_onnx(
     per_token: Annotated[
         bool, typer.Option("--per-token", help="int8: one activation scale per token, not per tensor.")
     ] = False,
+    per_token_input: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--per-token-input", help="int8 --per-token: only activations whose name contains this."
+        ),
+    ] = None,
 ) -> None:
     """Export the sentiment model for the torch-free `onnx` backend (model ref `onnx:DIR`)."""
     from nlp.onnx_export import Int8Options, export
@@ -436,7 +442,14 @@ def export_onnx(
         raise typer.BadParameter("--smooth needs --int8 and --calibration FILE", param_hint="--smooth")
     if smooth is not None and not 0.0 <= smooth <= 1.0:
         raise typer.BadParameter(f"must lie in [0, 1], got {smooth}", param_hint="--smooth")
-    texts = read_calibration(calibration) if calibration is not None else []
+    if per_token and not int8:
+        raise typer.BadParameter("--per-token needs --int8", param_hint="--per-token")
+    if per_token_input and not per_token:
+        raise typer.BadParameter("needs --per-token", param_hint="--per-token-input")
+    try:
+        texts = read_calibration(calibration) if calibration is not None else []
+    except (OSError, ValueError) as error:
+        raise typer.BadParameter(str(error), param_hint="--calibration") from error
     options = Int8Options(
         per_channel=per_channel,
         reduce_range=reduce_range,
@@ -445,6 +458,7 @@ def export_onnx(
         smooth=smooth,
         smooth_skip=tuple(smooth_skip or ()),
         per_token=per_token,
+        per_token_inputs=tuple(per_token_input or ()),
     )
     written = export(out, model_dir, int8=int8, int8_options=options, calibration=texts)
     files = {p.name: p.stat().st_size for p in sorted(written.iterdir())}

@@ -192,13 +192,24 @@ def test_smoothing_leaves_the_float_graph_unchanged_and_int8_keeps_the_labels(ex
     assert np.abs(token_probs - fp32_probs).mean() < 0.03
     assert (token_probs.argmax(1) == fp32_probs.argmax(1))[polar].all()
 
+    # per-token ranges for the FFN-out inputs only; ONNX Runtime's per-tensor int8 for the rest
+    only = Int8Options(smooth=0.7, smooth_skip=("act_fn",), per_token=True, per_token_inputs=("act_fn",))
+    hybrid_dir = quantise_export(exported, tmp_path / "hybrid", only, calibration=TEXTS)
+    hybrid = onnx.load(str(hybrid_dir / "model.onnx"), load_external_data=False).graph
+    ops = [n.op_type for n in hybrid.node]
+    assert ops.count("ReduceMax") == unsmoothed and "DynamicQuantizeLinear" in ops
+    assert not weight_matmuls(hybrid)
+    hybrid_probs = OnnxSentiment(hybrid_dir, threads=1).transformer_probabilities(TEXTS)
+    assert np.abs(hybrid_probs - fp32_probs).mean() < 0.03
+    assert (hybrid_probs.argmax(1) == fp32_probs.argmax(1))[polar].all()
+
 
 def test_smoothing_refuses_what_it_cannot_do(exported, tmp_path):
     from typer.testing import CliRunner
 
     from brandpulse.cli.app import app
     from nlp.onnx_export import Int8Options, quantise_export
-    from nlp.onnx_smooth import smooth
+    from nlp.onnx_smooth import read_calibration, smooth
 
     with pytest.raises(ValueError, match="calibration"):
         quantise_export(exported, tmp_path / "int8", Int8Options(smooth=0.7))
@@ -216,3 +227,13 @@ def test_smoothing_refuses_what_it_cannot_do(exported, tmp_path):
         quantise_export(tmp_path / "q", tmp_path / "int8", Int8Options())
     run = CliRunner().invoke(app, ["export-onnx", "--out", str(tmp_path / "x"), "--int8", "--smooth", "0.7"])
     assert run.exit_code == 2 and "--calibration" in run.output and not (tmp_path / "x").exists()
+    bad = tmp_path / "texts.jsonl"
+    bad.write_text('{"text": "fine"}\n\n{"body": "no text field"}\n')
+    with pytest.raises(ValueError, match=r"texts.jsonl:3: expected a JSON object with a 'text' field"):
+        read_calibration(bad)
+    args = ["--int8", "--smooth", "0.7", "--calibration", str(bad)]
+    run = CliRunner().invoke(app, ["export-onnx", "--out", str(tmp_path / "x"), *args])
+    assert run.exit_code == 2 and "texts.jsonl:3" in run.output and not (tmp_path / "x").exists()
+    plain = tmp_path / "texts.txt"
+    plain.write_text("one\n\ntwo\n")
+    assert read_calibration(plain) == ["one", "two"]
