@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nlp.onnx_smooth import weight_matmuls
+from nlp.onnx_graph import save_graph, weight_matmuls
 
 
 def quantise_per_token(
@@ -106,11 +106,4 @@ def quantise_per_token(
     kept = [t for t in graph.initializer if t.name in used]
     del graph.initializer[:]
     graph.initializer.extend(kept + constants)
-    onnx.save_model(
-        model,
-        str(target),
-        save_as_external_data=True,
-        all_tensors_to_one_file=True,
-        location=Path(target).name + ".data",
-    )
-    return Path(target)
+    return save_graph(model, target)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nlp.onnx_graph import save_graph, weight_matmuls
 from nlp.onnx_sentiment import INPUTS, MODEL_FILE, OnnxSentiment
 
 SUFFIX = "_smoothed"
@@ -49,16 +50,6 @@ def read_calibration(path: Path, limit: int = 512, seed: int = 0) -> list[str]:
     if not texts:
         raise ValueError(f"{path}: no calibration texts in it")
     return random.Random(seed).sample(texts, limit) if len(texts) > limit else texts
-
-
-def weight_matmuls(graph) -> dict[str, list]:
-    """``{activation name: [MatMul nodes reading it with a 2-D weight]}``, in graph order."""
-    weights = {t.name for t in graph.initializer if len(t.dims) == 2}
-    groups: dict[str, list] = {}
-    for node in graph.node:
-        if node.op_type == "MatMul" and node.input[1] in weights:
-            groups.setdefault(node.input[0], []).append(node)
-    return groups
 
 
 def activation_maxima(fp32_dir: Path, texts: Sequence[str], batch_size: int = 16) -> dict[str, np.ndarray]:
@@ -123,11 +114,4 @@ def smooth(
         raise ValueError(f"activations with no producing node: {sorted(inserted)}")
     del graph.node[:]
     graph.node.extend(ordered)
-    onnx.save_model(
-        model,
-        str(target),
-        save_as_external_data=True,
-        all_tensors_to_one_file=True,
-        location=Path(target).name + ".data",
-    )
-    return Path(target)
+    return save_graph(model, target)

@@ -148,8 +148,9 @@ def test_smoothing_leaves_the_float_graph_unchanged_and_int8_keeps_the_labels(ex
     import onnxruntime as ort
 
     from nlp.onnx_export import Int8Options, quantise_export
+    from nlp.onnx_graph import weight_matmuls
     from nlp.onnx_sentiment import OnnxSentiment
-    from nlp.onnx_smooth import SUFFIX, activation_maxima, smooth, weight_matmuls
+    from nlp.onnx_smooth import SUFFIX, activation_maxima, smooth
 
     maxima = activation_maxima(exported, TEXTS)
     graph = onnx.load(str(exported / "model.onnx"), load_external_data=False).graph

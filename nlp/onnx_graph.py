@@ -1,0 +1,29 @@
+"""Helpers the int8 graph rewrites share: which MatMuls carry weights, and writing a graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def weight_matmuls(graph) -> dict[str, list]:
+    """``{activation name: [MatMul nodes reading it with a 2-D weight]}``, in graph order."""
+    weights = {t.name for t in graph.initializer if len(t.dims) == 2}
+    groups: dict[str, list] = {}
+    for node in graph.node:
+        if node.op_type == "MatMul" and node.input[1] in weights:
+            groups.setdefault(node.input[0], []).append(node)
+    return groups
+
+
+def save_graph(model, target: Path) -> Path:
+    """Write ``model`` to ``target`` with its tensors in ``<target name>.data`` beside it."""
+    import onnx
+
+    onnx.save_model(
+        model,
+        str(target),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=Path(target).name + ".data",
+    )
+    return Path(target)
