@@ -238,20 +238,29 @@ def e5_sentiment_tokenizer() -> Path:
 
 def quantise(source: Path, target: Path, options: Int8Options) -> None:
     """Dynamic int8 quantisation of the MatMul weights of ``source``: ONNX Runtime's, or
-    with ``options.per_token`` :func:`nlp.onnx_per_token.quantise_per_token`."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
+    with ``options.per_token`` :func:`nlp.onnx_per_token.quantise_per_token` (intermediate
+    graphs stay in a temporary folder: only ``target`` and its weights are written)."""
     if options.per_token:
         if options.unsigned_weights:
             raise ValueError("per-token int8 uses int8 weights: drop unsigned_weights (--unsigned)")
         kwargs = {"per_channel": options.per_channel, "reduce_range": options.reduce_range}
         only = options.per_token_inputs
-        per_token_target = target.with_name(target.stem + "_per_token.onnx") if only else target
-        quantise_per_token(source, per_token_target, keep_float=options.keep_float, inputs=only, **kwargs)
         if not only:
+            quantise_per_token(source, target, keep_float=options.keep_float, **kwargs)
             return
-        source = per_token_target  # the MatMuls left float take ONNX Runtime's quantisation
+        with tempfile.TemporaryDirectory() as tmp:
+            # the MatMuls left float take ONNX Runtime's quantisation, from a graph in tmp
+            half = Path(tmp) / "per_token.onnx"
+            quantise_per_token(source, half, keep_float=options.keep_float, inputs=only, **kwargs)
+            _quantise_dynamic(half, target, options)
+        return
+    _quantise_dynamic(source, target, options)
+
+
+def _quantise_dynamic(source: Path, target: Path, options: Int8Options) -> None:
+    """ONNX Runtime's dynamic int8 for the MatMuls of ``source`` with a float weight."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     keep = kept_matmuls(onnx.load(str(source), load_external_data=False).graph, options.keep_float)
     quantize_dynamic(

@@ -169,37 +169,41 @@ def test_smoothing_leaves_the_float_graph_unchanged_and_int8_keeps_the_labels(ex
     for before, after in zip(plain.run(None, inputs), scaled.run(None, inputs), strict=True):
         assert np.abs(before - after).max() <= 1e-3 * max(1.0, np.abs(before).max())
 
-    options = Int8Options(smooth=0.7)
-    int8_dir = quantise_export(exported, tmp_path / "int8", options, calibration=TEXTS)
-    config = json.loads((int8_dir / "config.json").read_text())
-    assert config["precision"] == "int8" and config["int8"]["smooth"] == 0.7
     fp32_probs = reader.transformer_probabilities(TEXTS)
-    int8_probs = OnnxSentiment(int8_dir, threads=1).transformer_probabilities(TEXTS)
-    assert np.abs(int8_probs - fp32_probs).mean() < 0.03
     polar = fp32_probs.max(1) > 0.8  # clear cases keep their label
-    assert polar.sum() >= 8 and (int8_probs.argmax(1) == fp32_probs.argmax(1))[polar].all()
+    assert polar.sum() >= 8
 
-    # per-token int8, the FFN-out inputs (GELU outputs, "act_fn") left unsmoothed
-    options = Int8Options(smooth=0.7, smooth_skip=("act_fn",), per_token=True)
+    # per-token int8 for every activation, the FFN-out inputs (GELU outputs, "act_fn") left
+    # unsmoothed; layer 0 alone, the rest kept float, to keep the test quick
+    rest = (*(f"/layer.{i}/" for i in range(1, 12)), "/base_top.")
+    options = Int8Options(smooth=0.7, smooth_skip=("act_fn",), per_token=True, keep_float=rest)
     token_dir = quantise_export(exported, tmp_path / "per-token", options, calibration=TEXTS)
     token_graph = onnx.load(str(token_dir / "model.onnx"), load_external_data=False).graph
     ops = [n.op_type for n in token_graph.node]
-    assert ops.count("MatMulInteger") == sum(map(len, groups.values())) and not weight_matmuls(token_graph)
+    first = {name: nodes for name, nodes in groups.items() if all("/layer.0/" in n.name for n in nodes)}
+    assert first and ops.count("MatMulInteger") == sum(map(len, first.values()))
+    left_float = sum(map(len, weight_matmuls(token_graph).values()))
+    assert left_float == sum(map(len, groups.values())) - sum(map(len, first.values()))
     unsmoothed = sum("act_fn" in name for name in groups)
-    assert unsmoothed > 0 and ops.count("ReduceMax") == len(groups)
+    assert unsmoothed > 0 and ops.count("ReduceMax") == len(first)
     assert sum(n.name.endswith(SUFFIX) for n in token_graph.node) == len(groups) - unsmoothed
     token_probs = OnnxSentiment(token_dir, threads=1).transformer_probabilities(TEXTS)
     assert json.loads((token_dir / "config.json").read_text())["int8"]["per_token"] is True
     assert np.abs(token_probs - fp32_probs).mean() < 0.03
     assert (token_probs.argmax(1) == fp32_probs.argmax(1))[polar].all()
 
-    # per-token ranges for the FFN-out inputs only; ONNX Runtime's per-tensor int8 for the rest
+    # smoothed int8: per-token ranges for the FFN-out inputs only, ONNX Runtime's per-tensor
+    # int8 for the rest (the plain smoothed export is this without the per-token step)
     only = Int8Options(smooth=0.7, smooth_skip=("act_fn",), per_token=True, per_token_inputs=("act_fn",))
     hybrid_dir = quantise_export(exported, tmp_path / "hybrid", only, calibration=TEXTS)
+    config = json.loads((hybrid_dir / "config.json").read_text())
+    assert config["precision"] == "int8" and config["int8"]["smooth"] == 0.7
     hybrid = onnx.load(str(hybrid_dir / "model.onnx"), load_external_data=False).graph
     ops = [n.op_type for n in hybrid.node]
     assert ops.count("ReduceMax") == unsmoothed and "DynamicQuantizeLinear" in ops
     assert not weight_matmuls(hybrid)
+    # the per-token half-way graph stayed in a temporary folder
+    assert {p.name for p in hybrid_dir.iterdir()} == {p.name for p in exported.iterdir()}
     hybrid_probs = OnnxSentiment(hybrid_dir, threads=1).transformer_probabilities(TEXTS)
     assert np.abs(hybrid_probs - fp32_probs).mean() < 0.03
     assert (hybrid_probs.argmax(1) == fp32_probs.argmax(1))[polar].all()
