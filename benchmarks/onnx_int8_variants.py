@@ -6,7 +6,10 @@ with the ONNX fp32 graph, probability differences, macro-recall and CPU-time
 speed-up of the network alone, one thread. ``smooth_A`` variants scale the graph
 first (SmoothQuant, alpha A; :mod:`nlp.onnx_smooth`), calibrated on 320 other
 training-file texts (``probe_texts.calibration_texts``); ``per_token`` variants give
-each token its own activation scale (:mod:`nlp.onnx_per_token`).
+each token its own activation scale (:mod:`nlp.onnx_per_token`); ``recheck`` variants
+score texts whose best two probabilities lie closer than the margin again in fp32
+(:mod:`nlp.onnx_recheck`), and every row says what such a margin would cost
+(``close_pct``: share of texts under it) and need (``flip_margin_max``).
 
 Usage: python benchmarks/onnx_int8_variants.py --fp32 DIR [--work /tmp/onnx-int8-variants]
 (DIR: written by ``brandpulse export-onnx``; each variant is written under --work.)
@@ -58,7 +61,17 @@ VARIANTS = {
         "smooth": 0.7,
         "smooth_skip": FFN_OUT_INPUT,
     },
+    # the same, texts with a margin under 0.1 scored again by the fp32 graph (nlp.onnx_recheck):
+    # 0.1 is the first of 0.05, 0.1, 0.15, 0.2 above every flip's margin in the row before
+    "s8_per_token_ffn_out_smooth_0.7_elsewhere_recheck_0.1": {
+        "per_token": True,
+        "per_token_inputs": FFN_OUT_INPUT,
+        "smooth": 0.7,
+        "smooth_skip": FFN_OUT_INPUT,
+        "recheck_margin": 0.1,
+    },
 }
+RECHECK_GRID = (0.05, 0.1, 0.15, 0.2)
 
 
 def main() -> None:
@@ -76,6 +89,10 @@ def main() -> None:
     def macro_recall(pred) -> float:
         return probe_recall(pred, gold)
 
+    def top_margin(probs):
+        top = np.sort(probs, axis=1)
+        return top[:, -1] - top[:, -2]
+
     ref, ref_seconds = timed_probabilities(OnnxSentiment(args.fp32, threads=1), texts)
     row = {"variant": "fp32", "n": len(texts), "cpu_s": round(ref_seconds, 1)}
     print(json.dumps({**row, "macro_recall": macro_recall(ref.argmax(1))}), flush=True)
@@ -83,11 +100,16 @@ def main() -> None:
         options = Int8Options(**VARIANTS[name])
         out = quantise_export(args.fp32, args.work / name, options, calibration=calibration)
         probs, seconds = timed_probabilities(OnnxSentiment(out, threads=1), texts)
+        margin, flips = top_margin(probs), probs.argmax(1) != ref.argmax(1)
         row = {
             "variant": name,
             "cpu_s": round(seconds, 1),
             "speedup_cpu": round(ref_seconds / seconds, 2),
-            "agree_pct": round(float((probs.argmax(1) == ref.argmax(1)).mean()) * 100, 2),
+            "agree_pct": round(float((~flips).mean()) * 100, 2),
+            # what a recheck margin would cost and catch: the largest flip's margin, and the
+            # share of texts under each margin of the grid
+            "flip_margin_max": round(float(margin[flips].max(initial=0.0)), 3),
+            "close_pct": {str(m): round(float((margin < m).mean()) * 100, 1) for m in RECHECK_GRID},
             "max_diff": round(float(np.abs(probs - ref).max()), 3),
             "macro_recall": macro_recall(probs.argmax(1)),
             "weights_mb": round((out / "weights.bin").stat().st_size / 2**20, 1),

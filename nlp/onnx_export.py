@@ -16,8 +16,10 @@ runs with ONNX Runtime and the ``tokenizers`` library alone:
 ``int8=True`` writes ONNX Runtime's dynamic quantisation of that graph
 (``onnxruntime.quantization.quantize_dynamic``), after SmoothQuant-style scaling
 when ``Int8Options.smooth`` is set (:mod:`nlp.onnx_smooth`, calibrated on texts
-the caller gives). Needs torch and transformers; the result does not, and
-:func:`quantise_export` quantises an fp32 directory without them.
+the caller gives), with the fp32 sentiment graph kept for close calls when
+``Int8Options.recheck_margin`` is set (:mod:`nlp.onnx_recheck`). Needs torch and
+transformers; the result does not, and :func:`quantise_export` quantises an fp32
+directory without them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 
 from nlp.char_ngrams import FILE as CHAR_FILE
 from nlp.onnx_per_token import quantise_per_token
+from nlp.onnx_recheck import RECHECK_FILE, RECHECK_WEIGHTS, write_recheck_graph
 from nlp.onnx_sentiment import (
     CONFIG_FILE,
     EMBEDDING,
@@ -59,7 +62,9 @@ class Int8Options:
     ``smooth_skip``: activations left unsmoothed by a substring of their name;
     ``per_token``: one activation scale per token (:mod:`nlp.onnx_per_token`) instead
     of ONNX Runtime's one per tensor, for every activation or, with ``per_token_inputs``,
-    those whose name contains one of them (the rest per tensor)."""
+    those whose name contains one of them (the rest per tensor); ``recheck_margin``: texts
+    whose two best probabilities lie closer are scored again by the fp32 graph, kept
+    beside the int8 one (:mod:`nlp.onnx_recheck`), ``None`` for int8 alone."""
 
     per_channel: bool = True
     reduce_range: bool = False
@@ -69,6 +74,7 @@ class Int8Options:
     smooth_skip: tuple[str, ...] = field(default_factory=tuple)
     per_token: bool = False
     per_token_inputs: tuple[str, ...] = field(default_factory=tuple)
+    recheck_margin: float | None = None
 
 
 def _graph(network, base_top, cut: int):
@@ -190,6 +196,9 @@ def quantise_export(
     config = json.loads((fp32_dir / CONFIG_FILE).read_text())
     if config.get("precision") != "fp32":
         raise ValueError(f"{fp32_dir} holds a {config.get('precision')} graph; quantise an fp32 export")
+    margin = options.recheck_margin
+    if margin is not None and not 0.0 < margin <= 1.0:
+        raise ValueError(f"recheck_margin must lie in (0, 1], got {margin}")
     with tempfile.TemporaryDirectory() as tmp:
         source = fp32_dir / MODEL_FILE
         if options.smooth is not None:
@@ -198,10 +207,14 @@ def quantise_export(
         (quantiser or partial(quantise, options=options))(source, Path(tmp) / MODEL_FILE)
         out.mkdir(parents=True, exist_ok=True)
         write_graphs(Path(tmp) / MODEL_FILE, out, config["outputs"])
+    for stale in (RECHECK_FILE, RECHECK_WEIGHTS):
+        (out / stale).unlink(missing_ok=True)
+    if options.recheck_margin is not None:
+        write_recheck_graph(fp32_dir / SENTIMENT_FILE, out / SENTIMENT_FILE)
     for name in (TOKENIZER_FILE, CHAR_FILE):
         if (fp32_dir / name).exists():
             shutil.copyfile(fp32_dir / name, out / name)
-    config.update(precision="int8", int8=asdict(options))
+    config.update(precision="int8", int8=asdict(options), recheck_margin=options.recheck_margin)
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     return out
 
@@ -243,15 +256,20 @@ def quantise(source: Path, target: Path, options: Int8Options) -> None:
     if options.per_token:
         if options.unsigned_weights:
             raise ValueError("per-token int8 uses int8 weights: drop unsigned_weights (--unsigned)")
-        kwargs = {"per_channel": options.per_channel, "reduce_range": options.reduce_range}
+        per_token = partial(
+            quantise_per_token,
+            per_channel=options.per_channel,
+            reduce_range=options.reduce_range,
+            keep_float=options.keep_float,
+        )
         only = options.per_token_inputs
         if not only:
-            quantise_per_token(source, target, keep_float=options.keep_float, **kwargs)
+            per_token(source, target)
             return
         with tempfile.TemporaryDirectory() as tmp:
             # the MatMuls left float take ONNX Runtime's quantisation, from a graph in tmp
             half = Path(tmp) / "per_token.onnx"
-            quantise_per_token(source, half, keep_float=options.keep_float, inputs=only, **kwargs)
+            per_token(source, half, inputs=only)
             _quantise_dynamic(half, target, options)
         return
     _quantise_dynamic(source, target, options)

@@ -22,6 +22,7 @@ import numpy as np
 
 from nlp.embeddings import VectorCache
 from nlp.normalize import normalise_for_model
+from nlp.onnx_recheck import RECHECK_FILE, close_calls
 from nlp.results import LanguageBlendingPredict, results_from_probabilities
 
 MODEL_FILE = "model.onnx"
@@ -50,6 +51,7 @@ class OnnxSpec:
     emotions: tuple[str, ...] | None = None
     emotion_threshold: float | None = None
     emotion_languages: tuple[str, ...] | None = None
+    recheck_margin: float | None = None  # int8 close calls scored again in fp32 (nlp.onnx_recheck)
 
     @classmethod
     def read(cls, model_dir: Path) -> OnnxSpec:
@@ -89,6 +91,8 @@ class OnnxSentiment(LanguageBlendingPredict):
         self.name, self.version = spec.name, spec.version
         # tells the ONNX graphs apart from torch's in enrichment_version (int8 labels differ)
         self.precision = f"onnx-{spec.precision}"
+        if spec.recheck_margin is not None:
+            self.precision += f"-recheck-{spec.recheck_margin:g}"
         self.labels = list(spec.labels)
         self.batch_size = batch_size
         self.threads = threads or LocalSettings.load().torch_threads
@@ -102,6 +106,7 @@ class OnnxSentiment(LanguageBlendingPredict):
         self.emotion_threshold = spec.emotion_threshold
         self.embedder: OnnxEmbedder | None = None
         self._sessions: dict[str, Any] = {}
+        self._recheck: Any = None
 
     @property
     def has_emotion(self) -> bool:
@@ -111,21 +116,22 @@ class OnnxSentiment(LanguageBlendingPredict):
     def session(self, with_embedding: bool):
         """The ONNX Runtime session: the whole graph, or the one without the topic branch
         (where the export wrote it). Only one is kept (they share the weights file)."""
-        import onnxruntime as ort
-
         file = MODEL_FILE
         if not with_embedding and (self.model_dir / SENTIMENT_FILE).exists():
             file = SENTIMENT_FILE
         if file not in self._sessions:
             self._sessions.clear()
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.inter_op_num_threads = 1
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            self._sessions[file] = ort.InferenceSession(
-                str(self.model_dir / file), options, providers=["CPUExecutionProvider"]
-            )
+            self._sessions[file] = self._open(file)
         return self._sessions[file]
+
+    def _open(self, file: str):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(str(self.model_dir / file), options, providers=["CPUExecutionProvider"])
 
     def model_texts(self, texts: Sequence[str]) -> list[str]:
         """What the network reads: normalised text with the model's prefix."""
@@ -139,13 +145,20 @@ class OnnxSentiment(LanguageBlendingPredict):
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
         }
 
-    def run(self, texts: Sequence[str], outputs: Sequence[str]) -> dict[str, np.ndarray]:
+    def recheck_session(self):
+        """The fp32 sentiment graph kept for int8 close calls (made on first use)."""
+        if self._recheck is None:
+            self._recheck = self._open(RECHECK_FILE)
+        return self._recheck
+
+    def run(self, texts: Sequence[str], outputs: Sequence[str], *, session=None) -> dict[str, np.ndarray]:
         """``{output: (n, ...) array}`` in input order, computed over length-sorted batches;
-        with an embedder attached its vectors are kept from the same pass."""
+        with an embedder attached its vectors are kept from the same pass. ``session``:
+        another graph to run (the recheck graph), whose passes feed no embedder."""
         inputs = self.model_texts(texts)
-        embed = self.embedder is not None or EMBEDDING in outputs
+        embed = session is None and (self.embedder is not None or EMBEDDING in outputs)
         wanted = [*outputs, EMBEDDING] if embed and EMBEDDING not in outputs else list(outputs)
-        session = self.session(with_embedding=embed)
+        session = session or self.session(with_embedding=embed)
         order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
         out: dict[str, np.ndarray] = {}
         for start in range(0, len(order), self.batch_size):
@@ -156,7 +169,7 @@ class OnnxSentiment(LanguageBlendingPredict):
                 if name not in out:
                     out[name] = np.zeros((len(inputs), *value.shape[1:]), dtype=np.float32)
                 out[name][idx] = value
-            if self.embedder is not None:
+            if embed and self.embedder is not None:
                 self.embedder.keep(batch_inputs, values[wanted.index(EMBEDDING)])
         return out
 
@@ -172,13 +185,37 @@ class OnnxSentiment(LanguageBlendingPredict):
         values = self.run(texts, outputs)
         probs = _softmax(values["sentiment_logits"])
         probs = blend_with_char(probs, texts, self.char_model, self.blend_weights, langs)
+        self._recheck_close_calls(probs, texts, langs)
         return probs, values.get("emotion_logits") if emotion else None
 
+    def _recheck_close_calls(
+        self, probs: np.ndarray, texts: Sequence[str], langs: Sequence[str] | None, *, blend: bool = True
+    ) -> None:
+        """With a recheck margin, score the close calls of the int8 ``probs`` again with the
+        fp32 graph, in place (``blend``: ``probs`` are blended with the char model)."""
+        from nlp.blend import blend_with_char
+
+        if self.spec.recheck_margin is None:
+            return
+        close = close_calls(probs, self.spec.recheck_margin)
+        if not close.size:
+            return
+        some = [texts[i] for i in close]
+        logits = self.run(some, ["sentiment_logits"], session=self.recheck_session())["sentiment_logits"]
+        again = _softmax(logits)
+        if blend:
+            some_langs = [langs[i] for i in close] if langs is not None else None
+            again = blend_with_char(again, some, self.char_model, self.blend_weights, some_langs)
+        probs[close] = again
+
     def transformer_probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """The network's probabilities alone (no character n-grams)."""
+        """The network's probabilities alone (no character n-grams; close calls rechecked
+        on these when the directory has a recheck margin)."""
         if not len(texts):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return _softmax(self.run(texts, ["sentiment_logits"])["sentiment_logits"])
+        probs = _softmax(self.run(texts, ["sentiment_logits"])["sentiment_logits"])
+        self._recheck_close_calls(probs, texts, None, blend=False)
+        return probs
 
     def probabilities(self, texts: Sequence[str], langs: Sequence[str] | None = None) -> np.ndarray:
         """(n, classes) probabilities, blended with the char n-gram model as the torch backend does."""

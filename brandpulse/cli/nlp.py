@@ -433,6 +433,13 @@ def export_onnx(
             "--per-token-input", help="int8 --per-token: only activations whose name contains this."
         ),
     ] = None,
+    recheck_margin: Annotated[
+        float | None,
+        typer.Option(
+            help="int8: texts whose two best probabilities lie closer than this (0.1 measured) "
+            "are scored again by the fp32 graph, kept beside the int8 one."
+        ),
+    ] = None,
 ) -> None:
     """Export the sentiment model for the torch-free `onnx` backend (model ref `onnx:DIR`)."""
     from nlp.onnx_export import Int8Options, export
@@ -446,6 +453,10 @@ def export_onnx(
         raise typer.BadParameter("--per-token needs --int8", param_hint="--per-token")
     if per_token_input and not per_token:
         raise typer.BadParameter("needs --per-token", param_hint="--per-token-input")
+    if recheck_margin is not None and not int8:
+        raise typer.BadParameter("--recheck-margin needs --int8", param_hint="--recheck-margin")
+    if recheck_margin is not None and not 0.0 < recheck_margin <= 1.0:
+        raise typer.BadParameter(f"must lie in (0, 1], got {recheck_margin}", param_hint="--recheck-margin")
     try:
         texts = read_calibration(calibration) if calibration is not None else []
     except (OSError, ValueError) as error:
@@ -459,6 +470,7 @@ def export_onnx(
         smooth_skip=tuple(smooth_skip or ()),
         per_token=per_token,
         per_token_inputs=tuple(per_token_input or ()),
+        recheck_margin=recheck_margin,
     )
     written = export(out, model_dir, int8=int8, int8_options=options, calibration=texts)
     files = {p.name: p.stat().st_size for p in sorted(written.iterdir())}

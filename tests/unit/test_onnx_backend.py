@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,7 @@ def test_smoothing_leaves_the_float_graph_unchanged_and_int8_keeps_the_labels(ex
 
     from nlp.onnx_export import Int8Options, quantise_export
     from nlp.onnx_graph import weight_matmuls
+    from nlp.onnx_recheck import close_calls
     from nlp.onnx_sentiment import OnnxSentiment
     from nlp.onnx_smooth import SUFFIX, activation_maxima, smooth
 
@@ -194,7 +196,9 @@ def test_smoothing_leaves_the_float_graph_unchanged_and_int8_keeps_the_labels(ex
 
     # smoothed int8: per-token ranges for the FFN-out inputs only, ONNX Runtime's per-tensor
     # int8 for the rest (the plain smoothed export is this without the per-token step)
-    only = Int8Options(smooth=0.7, smooth_skip=("act_fn",), per_token=True, per_token_inputs=("act_fn",))
+    only = Int8Options(
+        smooth=0.7, smooth_skip=("act_fn",), per_token=True, per_token_inputs=("act_fn",), recheck_margin=0.1
+    )
     hybrid_dir = quantise_export(exported, tmp_path / "hybrid", only, calibration=TEXTS)
     config = json.loads((hybrid_dir / "config.json").read_text())
     assert config["precision"] == "int8" and config["int8"]["smooth"] == 0.7
@@ -202,11 +206,20 @@ def test_smoothing_leaves_the_float_graph_unchanged_and_int8_keeps_the_labels(ex
     ops = [n.op_type for n in hybrid.node]
     assert ops.count("ReduceMax") == unsmoothed and "DynamicQuantizeLinear" in ops
     assert not weight_matmuls(hybrid)
-    # the per-token half-way graph stayed in a temporary folder
-    assert {p.name for p in hybrid_dir.iterdir()} == {p.name for p in exported.iterdir()}
-    hybrid_probs = OnnxSentiment(hybrid_dir, threads=1).transformer_probabilities(TEXTS)
+    # the per-token half-way graph stayed in a temporary folder; the fp32 graph for close calls
+    # reads the word embeddings from the int8 weights
+    written = {p.name for p in hybrid_dir.iterdir()}
+    assert written == {p.name for p in exported.iterdir()} | {"recheck.onnx", "recheck.bin"}
+    assert (hybrid_dir / "recheck.bin").stat().st_size < (hybrid_dir / "weights.bin").stat().st_size / 3
+    model = OnnxSentiment(hybrid_dir, threads=1)
+    assert model.precision == "onnx-int8-recheck-0.1"
+    hybrid_probs = model.transformer_probabilities(TEXTS)  # int8, close calls (< 0.1) in fp32
     assert np.abs(hybrid_probs - fp32_probs).mean() < 0.03
     assert (hybrid_probs.argmax(1) == fp32_probs.argmax(1))[polar].all()
+    assert close_calls(hybrid_probs, 1.0).size == len(TEXTS)  # no text is one-hot
+    model.spec = replace(model.spec, recheck_margin=1.0)  # every text scored again in fp32
+    assert np.abs(model.transformer_probabilities(TEXTS) - fp32_probs).max() < 1e-4
+    assert np.abs(model.probabilities(TEXTS) - reader.probabilities(TEXTS)).max() < 1e-4
 
 
 def test_smoothing_refuses_what_it_cannot_do(exported, tmp_path):
@@ -230,6 +243,10 @@ def test_smoothing_refuses_what_it_cannot_do(exported, tmp_path):
         quantise_export(exported, tmp_path / "int8", Int8Options(per_token=True, unsigned_weights=True))
     with pytest.raises(ValueError, match="fp32 export"):
         quantise_export(tmp_path / "q", tmp_path / "int8", Int8Options())
+    with pytest.raises(ValueError, match="recheck_margin"):
+        quantise_export(exported, tmp_path / "int8", Int8Options(recheck_margin=0.0))
+    run = CliRunner().invoke(app, ["export-onnx", "--out", str(tmp_path / "x"), "--recheck-margin", "0.1"])
+    assert run.exit_code == 2 and "--int8" in run.output and not (tmp_path / "x").exists()
     run = CliRunner().invoke(app, ["export-onnx", "--out", str(tmp_path / "x"), "--int8", "--smooth", "0.7"])
     assert run.exit_code == 2 and "--calibration" in run.output and not (tmp_path / "x").exists()
     bad = tmp_path / "texts.jsonl"
