@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp.char_ngrams import FILE as CHAR_FILE
+from nlp.onnx_graph import save_graph
 from nlp.onnx_per_token import quantise_per_token
 from nlp.onnx_recheck import RECHECK_FILE, RECHECK_WEIGHTS, write_recheck_graph
 from nlp.onnx_sentiment import (
@@ -224,18 +225,8 @@ def write_graphs(source: Path, out: Path, outputs: list[str]) -> None:
     import onnx
     from onnx.utils import Extractor
 
-    graph = onnx.load(str(source))
-    for stale in (MODEL_FILE, SENTIMENT_FILE, WEIGHTS_FILE):
-        (out / stale).unlink(missing_ok=True)
-    onnx.save_model(
-        graph,
-        str(out / MODEL_FILE),
-        save_as_external_data=True,
-        all_tensors_to_one_file=True,
-        location=WEIGHTS_FILE,
-        size_threshold=1024,
-    )
-    (out / WEIGHTS_FILE).chmod(0o644)
+    (out / SENTIMENT_FILE).unlink(missing_ok=True)
+    save_graph(onnx.load(str(source)), out / MODEL_FILE, WEIGHTS_FILE)
     # tensors stay references into weights.bin: the sub-graph is written without copying them
     shared = onnx.load(str(out / MODEL_FILE), load_external_data=False)
     heads = [name for name in outputs if name != EMBEDDING]

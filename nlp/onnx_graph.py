@@ -15,15 +15,23 @@ def weight_matmuls(graph) -> dict[str, list]:
     return groups
 
 
-def save_graph(model, target: Path) -> Path:
-    """Write ``model`` to ``target`` with its tensors in ``<target name>.data`` beside it."""
+def save_graph(model, target: Path, weights: str | None = None) -> Path:
+    """Write ``model`` to ``target`` with its tensors in one file beside it, ``weights``
+    (default ``<target name>.data``), replacing both; tensors that already point into
+    another file (no raw data) keep pointing there."""
     import onnx
 
+    target = Path(target)
+    location = weights or target.name + ".data"
+    for stale in (target, target.with_name(location)):
+        stale.unlink(missing_ok=True)
     onnx.save_model(
         model,
         str(target),
         save_as_external_data=True,
         all_tensors_to_one_file=True,
-        location=Path(target).name + ".data",
+        location=location,
+        size_threshold=1024,
     )
-    return Path(target)
+    target.with_name(location).chmod(0o644)
+    return target

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nlp.onnx_graph import save_graph
+
 RECHECK_FILE = "recheck.onnx"
 RECHECK_WEIGHTS = "recheck.bin"
 
@@ -57,16 +59,5 @@ def write_recheck_graph(fp32_graph: Path, int8_graph: Path) -> Path:
         set_external_data(tensor, where["location"], offset=offset, length=length)
         tensor.data_location = onnx.TensorProto.EXTERNAL
         tensor.ClearField("raw_data")
-    for stale in (RECHECK_FILE, RECHECK_WEIGHTS):
-        (out / stale).unlink(missing_ok=True)
     # tensors already pointing into the int8 weights carry no raw data and are left as they are
-    onnx.save_model(
-        model,
-        str(out / RECHECK_FILE),
-        save_as_external_data=True,
-        all_tensors_to_one_file=True,
-        location=RECHECK_WEIGHTS,
-        size_threshold=1024,
-    )
-    (out / RECHECK_WEIGHTS).chmod(0o644)
-    return out / RECHECK_FILE
+    return save_graph(model, out / RECHECK_FILE, RECHECK_WEIGHTS)
