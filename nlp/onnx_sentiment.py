@@ -92,6 +92,10 @@ class OnnxSentiment(LanguageBlendingPredict):
         # tells the ONNX graphs apart from torch's in enrichment_version (int8 labels differ)
         self.precision = f"onnx-{spec.precision}"
         if spec.recheck_margin is not None:
+            if not (self.model_dir / RECHECK_FILE).exists():
+                raise ValueError(
+                    f"{self.model_dir}: config.json sets recheck_margin but {RECHECK_FILE} is missing"
+                )
             self.precision += f"-recheck-{spec.recheck_margin:g}"
         self.labels = list(spec.labels)
         self.batch_size = batch_size

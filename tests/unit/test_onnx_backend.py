@@ -227,6 +227,7 @@ def test_smoothing_refuses_what_it_cannot_do(exported, tmp_path):
 
     from brandpulse.cli.app import app
     from nlp.onnx_export import Int8Options, quantise_export
+    from nlp.onnx_sentiment import OnnxSentiment
     from nlp.onnx_smooth import read_calibration, smooth
 
     with pytest.raises(ValueError, match="calibration"):
@@ -245,6 +246,10 @@ def test_smoothing_refuses_what_it_cannot_do(exported, tmp_path):
         quantise_export(tmp_path / "q", tmp_path / "int8", Int8Options())
     with pytest.raises(ValueError, match="recheck_margin"):
         quantise_export(exported, tmp_path / "int8", Int8Options(recheck_margin=0.0))
+    (tmp_path / "q" / "model.onnx").touch()
+    (tmp_path / "q" / "config.json").write_text(json.dumps({**config, "recheck_margin": 0.2}))
+    with pytest.raises(ValueError, match=r"recheck\.onnx is missing"):
+        OnnxSentiment(tmp_path / "q")
     run = CliRunner().invoke(app, ["export-onnx", "--out", str(tmp_path / "x"), "--recheck-margin", "0.1"])
     assert run.exit_code == 2 and "--int8" in run.output and not (tmp_path / "x").exists()
     run = CliRunner().invoke(app, ["export-onnx", "--out", str(tmp_path / "x"), "--int8", "--smooth", "0.7"])
