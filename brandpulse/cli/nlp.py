@@ -368,6 +368,8 @@ def eval_sentiment(
             typer.echo(f"skipped {path}: not a sentiment file (no 'label')", err=True)
     scorer = create(model)
     meta: dict[str, object] = {"model": scorer.name, "model_version": scorer.version}
+    if precision := getattr(scorer, "precision", None):  # fp32, int8, onnx-int8-recheck-0.2...
+        meta["precision"] = precision
     if limit is not None:
         meta["limit"] = limit
 

@@ -147,7 +147,9 @@ def test_exported_default_model_scores_like_torch_with_and_without_torch(exporte
 def test_smoothing_leaves_the_float_graph_unchanged_and_int8_keeps_the_labels(exported, tmp_path):
     import onnx
     import onnxruntime as ort
+    from typer.testing import CliRunner
 
+    from brandpulse.cli.app import app
     from nlp.onnx_export import Int8Options, quantise_export
     from nlp.onnx_graph import weight_matmuls
     from nlp.onnx_recheck import close_calls
@@ -220,6 +222,11 @@ def test_smoothing_leaves_the_float_graph_unchanged_and_int8_keeps_the_labels(ex
     model.spec = replace(model.spec, recheck_margin=1.0)  # every text scored again in fp32
     assert np.abs(model.transformer_probabilities(TEXTS) - fp32_probs).max() < 1e-4
     assert np.abs(model.probabilities(TEXTS) - reader.probabilities(TEXTS)).max() < 1e-4
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"text": t, "label": "neutral"}) + "\n" for t in TEXTS[:4]))
+    run = CliRunner().invoke(app, ["eval-sentiment", "--model", f"onnx:{hybrid_dir}", "--data", str(rows)])
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.output.strip().splitlines()[-1])["precision"] == "onnx-int8-recheck-0.1"
 
 
 def test_smoothing_refuses_what_it_cannot_do(exported, tmp_path):
