@@ -6,8 +6,9 @@ GEMM rate one thread reaches on this CPU.
    in length-sorted batches of 64 (padding included).
 2. FLOPs per mention of the network (every encoder layer's Linear layers and
    attention products; the pooler and head are negligible).
-3. One thread's measured rate on the encoder's own GEMM shapes (fp32 ``torch.mm``
-   and the int8 dynamic-quantised ``Linear``), timed in process CPU time so that
+3. One thread's measured rate on the encoder's own GEMM shapes (fp32 ``torch.mm``,
+   bf16 ``torch.mm`` where the CPU has bf16 kernels, and the int8 dynamic-quantised
+   ``Linear``), timed in process CPU time so that
    other processes on the machine inflate it less than wall time.
 
 The ceiling is (3) / (2): mentions per second if every FLOP ran at the GEMM rate.
@@ -36,12 +37,13 @@ def flops_per_token(hidden: int, intermediate: int, layers: int, seq: float) -> 
     return 2.0 * layers * (linear + attention)
 
 
-def gemm_rate(m: int, k: int, n: int, int8: bool, seconds: float = 2.0) -> float:
-    """FLOP/s of one thread on (m x k) @ (k x n), measured in process CPU time."""
+def gemm_rate(m: int, k: int, n: int, kind: str, seconds: float = 2.0) -> float:
+    """FLOP/s of one thread on (m x k) @ (k x n) in ``kind`` (fp32, bf16, or int8: the
+    dynamic-quantised ``Linear``), measured in process CPU time."""
     import torch
 
     x = torch.randn(m, k)
-    if int8:
+    if kind == "int8":
         from torch.ao.quantization import quantize_dynamic
 
         with warnings.catch_warnings():
@@ -51,7 +53,8 @@ def gemm_rate(m: int, k: int, n: int, int8: bool, seconds: float = 2.0) -> float
             )
         run = lambda: layer(x)  # noqa: E731
     else:
-        w = torch.randn(k, n)
+        dtype = torch.bfloat16 if kind == "bf16" else torch.float32
+        x, w = x.to(dtype), torch.randn(k, n, dtype=dtype)
         run = lambda: x @ w  # noqa: E731
     with torch.inference_mode():
         run()
@@ -73,6 +76,7 @@ def main() -> None:
     import torch
 
     from benchmarks.enrich_benchmark import conditions, default_files, sample_texts
+    from nlp.quantize import bf16_supported
     from nlp.sentiment import create
 
     torch.set_num_threads(1)
@@ -99,9 +103,11 @@ def main() -> None:
         (m, config.intermediate_size, config.hidden_size),
     ]
     rates = {}
-    for name, int8 in (("fp32", False), ("int8", True)):
+    # bf16 where the CPU has its kernels: the default precision there (nlp.quantize)
+    kinds = ("fp32", "bf16", "int8") if bf16_supported() else ("fp32", "int8")
+    for name in kinds:
         # weighted as in one layer: 4 square GEMMs, one up and one down projection
-        per_shape = [gemm_rate(*shape, int8=int8) for shape in shapes]
+        per_shape = [gemm_rate(*shape, kind=name) for shape in shapes]
         work = [4 * shapes[0][1] * shapes[0][2], shapes[1][1] * shapes[1][2], shapes[2][1] * shapes[2][2]]
         seconds = sum(w / r for w, r in zip(work, per_shape, strict=True))
         rates[name] = sum(work) / seconds

@@ -9,7 +9,8 @@ validation files at margin 0.2) at the cost of re-running that share. The fp32
 graph reads every tensor the int8 one has unchanged (the word embeddings above
 all) from the int8 ``weights.bin``; only its own weights go to ``recheck.bin``
 (82 MB, where a copy would be 470). In memory the second session still adds
-about 200 MB of peak RSS (nlp/README.md, "Close calls in fp32").
+200-500 MB of peak RSS, mostly the embeddings' file pages counted once per
+session that maps them (nlp/README.md, "Close calls in fp32").
 """
 
 from __future__ import annotations
