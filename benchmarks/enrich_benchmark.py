@@ -253,12 +253,26 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
         "mentions_per_cpu_s": round(len(texts) / cpu_seconds, 1),
         **extra,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **rss_split(),
         "threads": _threads(locals().get("model")),
         "precision": getattr(locals().get("model"), "precision", "fp32"),
         "param_dtypes": kernels.get("param_dtypes"),
         "int8_linear": kernels.get("int8_linear"),
         "attention": kernels.get("attention"),
     }
+
+
+def rss_split() -> dict:
+    """RSS at the end of the run split into private memory (``rss_anon_mb``) and file
+    pages mapped from disk (``rss_file_mb``: the ONNX weights file, shared by every
+    process that maps it, and how many of its pages count depends on how the kernel
+    caches the file). Linux only; empty elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            fields = dict(line.split(":", 1) for line in status if line.startswith(("RssAnon", "RssFile")))
+    except OSError:
+        return {}
+    return {f"rss_{k[3:].lower()}_mb": round(int(v.split()[0]) / 1024, 1) for k, v in fields.items()}
 
 
 def _threads(model) -> int:
@@ -396,6 +410,8 @@ def summary(rows: dict[str, list[dict]], args: argparse.Namespace) -> dict:
                 "mentions_per_s",
                 "mentions_per_cpu_s",
                 "peak_rss_mb",
+                "rss_anon_mb",
+                "rss_file_mb",
                 "enrich_seconds",
                 "topics_seconds",
             )
