@@ -135,3 +135,17 @@ def blend_weights(data: BlendSlice, log_c: np.ndarray) -> dict[str, float]:
     log_c = np.where(data.allowed, log_c, -1e9)
     chosen = choose_weights(data.log_t, log_c, data.gold, list(data.files), data.langs)
     return {g: c["weight"] for g, c in chosen.items()}
+
+
+def val_files(data: BlendSlice):
+    """Each val file as ``(name, texts, detected languages, transformer log-probs, gold
+    labels)``: for the record only, never to choose anything."""
+    from benchmarks.blend_variants import val_sets
+    from nlp.blend import language_groups
+    from nlp.training.labelled import read_jsonl
+
+    for path in val_sets():
+        val = read_jsonl(path)
+        texts = [ex.text for ex in val]
+        log_t = np.log(np.clip(data.model.transformer_probabilities(texts), 1e-9, 1.0))
+        yield path.parent.name, texts, language_groups(texts), log_t, [ex.label for ex in val]

@@ -31,8 +31,8 @@ from benchmarks.blend_slice_scoring import (  # noqa: E402
     load_slice,
     out_of_fold,
     summary,
+    val_files,
 )
-from benchmarks.blend_variants import val_sets  # noqa: E402
 
 
 def per_language_models(train, train_langs, labels, min_rows: int) -> dict:
@@ -72,7 +72,7 @@ def log_proba(models: dict, shared, texts, langs) -> np.ndarray:
 def main() -> None:
     from nlp.blend import blend, language_groups
     from nlp.training.char import char_rows
-    from nlp.training.labelled import LABELS, read_jsonl
+    from nlp.training.labelled import LABELS
     from nlp.training.metrics import scores
 
     parser = argparse.ArgumentParser(
@@ -106,18 +106,13 @@ def main() -> None:
         for name, chosen in weights.items():
             print(f"{name} weights on the whole slice: {chosen}")
         print("val (macro-recall / macro-F1): shared -> per language")
-        for path in val_sets():
-            val = read_jsonl(path)
-            vt = [ex.text for ex in val]
-            vl = language_groups(vt)
-            lt = np.log(np.clip(data.model.transformer_probabilities(vt), 1e-9, 1.0))
-            truth = [ex.label for ex in val]
+        for name, vt, vl, lt, truth in val_files(data):
             pa = blend(lt, shared.log_proba(vt), vl, weights["shared"]).argmax(1)
             pb = blend(lt, log_proba(models, shared, vt, vl), vl, weights["per-language"]).argmax(1)
             sa = scores(truth, [LABELS[i] for i in pa], LABELS)
             sb = scores(truth, [LABELS[i] for i in pb], LABELS)
             print(
-                f"  {path.parent.name:22s} {sa['macro_recall']:6.2f} -> {sb['macro_recall']:6.2f}"
+                f"  {name:22s} {sa['macro_recall']:6.2f} -> {sb['macro_recall']:6.2f}"
                 f"   {sa['macro_f1']:6.2f} -> {sb['macro_f1']:6.2f}",
                 flush=True,
             )

@@ -28,15 +28,15 @@ from benchmarks.blend_slice_scoring import (  # noqa: E402
     load_slice,
     out_of_fold,
     summary,
+    val_files,
 )
-from benchmarks.blend_variants import val_sets  # noqa: E402
 
 
 def main() -> None:
-    from nlp.blend import blend, language_groups
+    from nlp.blend import blend
     from nlp.char_ngrams import char_counts, fit_counts
     from nlp.training.char import char_rows, file_balanced_weights
-    from nlp.training.labelled import LABELS, read_jsonl
+    from nlp.training.labelled import LABELS
     from nlp.training.metrics import scores
 
     parser = argparse.ArgumentParser(
@@ -68,17 +68,12 @@ def main() -> None:
     if args.val:
         chosen = {c: blend_weights(data, char.log_proba(data.texts)) for c, char in fitted.items()}
         print("val macro-F1 per C (blend weights chosen on the whole slice):")
-        for path in val_sets():
-            val = read_jsonl(path)
-            vt = [ex.text for ex in val]
-            vl = language_groups(vt)
-            lt = np.log(np.clip(data.model.transformer_probabilities(vt), 1e-9, 1.0))
-            truth = [ex.label for ex in val]
+        for name, vt, vl, lt, truth in val_files(data):
             line = []
             for c, char in fitted.items():
                 pred = blend(lt, char.log_proba(vt), vl, chosen[c]).argmax(1)
                 line.append(f"C={c:g} {scores(truth, [LABELS[i] for i in pred], LABELS)['macro_f1']:6.2f}")
-            print(f"  {path.parent.name:22s} " + "  ".join(line), flush=True)
+            print(f"  {name:22s} " + "  ".join(line), flush=True)
 
 
 if __name__ == "__main__":
