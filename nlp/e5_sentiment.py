@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from nlp.e5_base import BASE_NAME, ensure_encoder, quiet_loading
+from nlp.e5_base import BASE_NAME, encoder_tokenizer, ensure_encoder, quiet_loading
 from nlp.training.labelled import LABELS
 
 DELTA_FILE = "sentiment.safetensors"
@@ -86,9 +86,9 @@ def new_classifier(labels: tuple[str, ...] = LABELS, dtype=None):
     ``dtype`` (e.g. ``torch.bfloat16`` for inference) is applied while loading,
     so a float32 copy never sits in memory.
     """
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
-    base = ensure_encoder()
+    base = ensure_encoder(dtype)
     with quiet_loading():  # the new head would be reported as "missing" weights
         model = BertForSequenceClassification.from_pretrained(
             base,
@@ -97,7 +97,7 @@ def new_classifier(labels: tuple[str, ...] = LABELS, dtype=None):
             id2label=dict(enumerate(labels)),
             label2id={label: i for i, label in enumerate(labels)},
         )
-    return AutoTokenizer.from_pretrained(base), model
+    return encoder_tokenizer(), model
 
 
 def save(model, spec: ModelSpec, model_dir: Path) -> Path:

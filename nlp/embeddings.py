@@ -155,14 +155,14 @@ class E5Embedder(VectorCache):
         torch.set_num_threads(LocalSettings.load().torch_threads)
         self.precision = inference_precision(precision)
         if shared is None:
-            from transformers import AutoModel, AutoTokenizer
+            from transformers import AutoModel
 
-            from nlp.e5_base import ensure_encoder, quiet_loading
+            from nlp.e5_base import encoder_tokenizer, ensure_encoder, quiet_loading
 
-            path = ensure_encoder()
-            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            dtype = load_dtype(self.precision)
+            path = ensure_encoder(dtype)
+            self.tokenizer = encoder_tokenizer()
             with quiet_loading():  # mean pooling: the pooler layer is not used (nor loaded)
-                dtype = load_dtype(self.precision)
                 base = AutoModel.from_pretrained(path, dtype=dtype, add_pooling_layer=False)
             bert = prepare(base, self.precision)
             self.front, self.cut, self.top = bert, bert.config.num_hidden_layers, torch.nn.ModuleList()

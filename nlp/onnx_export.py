@@ -1,7 +1,7 @@
 """Export the offline default model to ONNX, for the torch-free ``onnx`` backend.
 
 :func:`export` writes a directory that :class:`nlp.onnx_sentiment.OnnxSentiment`
-runs with ONNX Runtime and the ``tokenizers`` library alone:
+runs with ONNX Runtime and the ``sentencepiece`` library alone:
 
 * ``model.onnx``: inputs ``input_ids``, ``attention_mask`` (int64, batch x tokens);
   outputs ``sentiment_logits``, ``emotion_logits`` (when the model has the head)
@@ -10,7 +10,7 @@ runs with ONNX Runtime and the ``tokenizers`` library alone:
   and topics stay one pass of the shared lower layers (see :mod:`nlp.embeddings`);
 * ``sentiment.onnx``: the same graph without ``embedding`` (ONNX Runtime runs every
   node of a graph whatever outputs are asked for); both read ``weights.bin``;
-* ``tokenizer.json`` (the base e5's), ``config.json`` (labels, prefix, blend weights,
+* ``e5-sentencepiece.model`` (the base e5's tokeniser), ``config.json`` (labels, prefix, blend weights,
   emotion languages, name/version, precision) and ``char_ngrams.npz`` copied.
 
 ``int8=True`` writes ONNX Runtime's dynamic quantisation of that graph
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp.char_ngrams import FILE as CHAR_FILE
+from nlp.e5_tokenizer import TOKENIZER_FILE
 from nlp.onnx_graph import save_graph
 from nlp.onnx_per_token import quantise_per_token
 from nlp.onnx_recheck import RECHECK_FILE, RECHECK_WEIGHTS, write_recheck_graph
@@ -45,7 +46,6 @@ from nlp.onnx_sentiment import (
     KIND,
     MODEL_FILE,
     SENTIMENT_FILE,
-    TOKENIZER_FILE,
     WEIGHTS_FILE,
 )
 from nlp.onnx_smooth import activation_maxima, smooth
@@ -234,7 +234,7 @@ def write_graphs(source: Path, out: Path, outputs: list[str]) -> None:
 
 
 def e5_sentiment_tokenizer() -> Path:
-    """The base e5's ``tokenizer.json`` (written next to the dequantised encoder)."""
+    """The base e5's SentencePiece model (written next to the dequantised encoder)."""
     from nlp.e5_base import ensure_encoder
 
     return ensure_encoder() / TOKENIZER_FILE

@@ -1,7 +1,7 @@
 """The ``onnx`` sentiment backend: the default model run by ONNX Runtime, without torch.
 
 A directory written by ``brandpulse export-onnx`` (:mod:`nlp.onnx_export`) is
-scored with ``onnxruntime``, ``tokenizers`` and numpy only (no torch, no
+scored with ``onnxruntime``, ``sentencepiece`` and numpy only (no torch, no
 transformers): the lean Airflow worker's backend (``requirements-worker.txt``).
 It reads texts as :class:`nlp.sentiment.E5Sentiment` does (normalisation, the
 ``query:`` prefix, length-sorted batches, the char n-gram blend, emotion from
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from nlp.e5_tokenizer import TOKENIZER_FILE, E5Tokenizer
 from nlp.embeddings import VectorCache
 from nlp.normalize import normalise_for_model
 from nlp.onnx_recheck import RECHECK_FILE, close_calls
@@ -29,7 +30,7 @@ MODEL_FILE = "model.onnx"
 # the same graph without the topic-embedding branch; both read WEIGHTS_FILE
 SENTIMENT_FILE = "sentiment.onnx"
 WEIGHTS_FILE = "weights.bin"
-TOKENIZER_FILE = "tokenizer.json"
+LEGACY_TOKENIZER = "tokenizer.json"  # exports before the SentencePiece tokeniser
 CONFIG_FILE = "config.json"
 KIND = "e5-sentiment-onnx"
 INPUTS = ("input_ids", "attention_mask")
@@ -79,8 +80,6 @@ class OnnxSentiment(LanguageBlendingPredict):
     """An exported e5-sentiment directory, scored by ONNX Runtime in length-sorted batches."""
 
     def __init__(self, model: str | Path | None = None, *, batch_size: int = 64, threads: int | None = None):
-        from tokenizers import Tokenizer
-
         from brandpulse.core.settings import LocalSettings
         from nlp.char_ngrams import CharNgramModel
 
@@ -100,10 +99,7 @@ class OnnxSentiment(LanguageBlendingPredict):
         self.labels = list(spec.labels)
         self.batch_size = batch_size
         self.threads = threads or LocalSettings.load().torch_threads
-        self.tokenizer = Tokenizer.from_file(str(self.model_dir / TOKENIZER_FILE))
-        self.tokenizer.enable_truncation(max_length=spec.max_length)
-        pad = self.tokenizer.token_to_id("<pad>")
-        self.tokenizer.enable_padding(pad_id=0 if pad is None else pad, pad_token="<pad>")
+        self.tokenizer = self._tokenizer(spec.max_length)
         self.blend_weights = spec.blend if spec.blend and CharNgramModel.present(self.model_dir) else None
         self.char_model = CharNgramModel.load(self.model_dir) if self.blend_weights else None
         self.emotion_languages = frozenset(spec.emotion_languages or ())
@@ -111,6 +107,15 @@ class OnnxSentiment(LanguageBlendingPredict):
         self.embedder: OnnxEmbedder | None = None
         self._sessions: dict[str, Any] = {}
         self._recheck: Any = None
+
+    def _tokenizer(self, max_length: int) -> E5Tokenizer:
+        path = self.model_dir / TOKENIZER_FILE
+        if not path.exists() and (self.model_dir / LEGACY_TOKENIZER).exists():
+            raise ValueError(
+                f"{self.model_dir} was exported by an older brandpulse ({LEGACY_TOKENIZER}, no "
+                f"{TOKENIZER_FILE}): export it again with brandpulse export-onnx"
+            )
+        return E5Tokenizer(path, max_length=max_length)
 
     @property
     def has_emotion(self) -> bool:
@@ -143,11 +148,7 @@ class OnnxSentiment(LanguageBlendingPredict):
 
     def encode(self, inputs: Sequence[str]) -> dict[str, np.ndarray]:
         """Token ids and attention mask of one batch, padded to its longest text."""
-        encodings = self.tokenizer.encode_batch(list(inputs))
-        return {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-        }
+        return self.tokenizer(inputs, padding=True, truncation=True, return_tensors="np")
 
     def recheck_session(self):
         """The fp32 sentiment graph kept for int8 close calls (made on first use)."""

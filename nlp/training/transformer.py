@@ -124,7 +124,10 @@ def model_inputs(texts: Sequence[str], spec_prefix: str) -> list[str]:
 
 
 def _cache_key(texts: Sequence[str], cut: int, max_length: int, lower_id: str = "") -> str:
-    h = hashlib.sha256(f"{e5_sentiment.BASE_NAME}|{cut}|{max_length}|bf16={_bf16_ok()}|{lower_id}".encode())
+    # "sp": token ids from nlp.e5_tokenizer (SentencePiece), which break exact ties
+    # unlike the tokenizers-based ids older cache files hold
+    key = f"{e5_sentiment.BASE_NAME}|sp|{cut}|{max_length}|bf16={_bf16_ok()}|{lower_id}"
+    h = hashlib.sha256(key.encode())
     for t in texts:
         h.update(t.encode("utf-8", "surrogatepass") + b"\x00")
     return h.hexdigest()[:24]

@@ -15,13 +15,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 LABELS = ("negative", "neutral", "positive")
-# a worker without torch/transformers: importing either fails (sys.modules[name] = None)
-NO_TORCH = 'import sys\nfor name in ("torch", "transformers"):\n    sys.modules[name] = None\n'
+# a worker without torch/transformers/tokenizers: importing any fails (sys.modules[name] = None)
+NO_TORCH = 'import sys\nfor name in ("torch", "transformers", "tokenizers"):\n    sys.modules[name] = None\n'
 # the same as if they were not installed (scipy's array API probe reads sys.modules["torch"])
 NOT_INSTALLED = """import sys
 class Blocked:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "transformers"):
+        if name.split(".")[0] in ("torch", "transformers", "tokenizers"):
             raise ModuleNotFoundError(name)
 sys.meta_path.insert(0, Blocked())
 """
@@ -142,6 +142,18 @@ def test_exported_default_model_scores_like_torch_with_and_without_torch(exporte
     assert np.abs(lean_probs - torch_probs).max() <= 1e-3
     assert any("emotion" in d for d in lean["docs"])
     assert (np.array(lean["vectors"]) * reference).sum(1).min() > 0.9999
+
+
+def test_a_directory_exported_before_the_sentencepiece_tokeniser_asks_for_a_new_export(exported, tmp_path):
+    from nlp.onnx_sentiment import OnnxSentiment
+
+    old = tmp_path / "old-export"
+    old.mkdir()
+    for name in ("config.json", "model.onnx"):
+        (old / name).write_bytes((exported / name).read_bytes())
+    (old / "tokenizer.json").write_text("{}")
+    with pytest.raises(ValueError, match="export it again with brandpulse export-onnx"):
+        OnnxSentiment(old)
 
 
 def test_smoothing_leaves_the_float_graph_unchanged_and_int8_keeps_the_labels(exported, tmp_path):

