@@ -271,13 +271,18 @@ def rss_split() -> dict:
     """RSS at the end of the run split into private memory (``rss_anon_mb``) and file
     pages mapped from disk (``rss_file_mb``: the ONNX weights file, shared by every
     process that maps it, and how many of its pages count depends on how the kernel
-    caches the file). Linux only; empty elsewhere."""
+    caches the file), and the proportional set size (``pss_mb``: each page divided by
+    the mappings that share it, so a file page two sessions map counts once; RSS counts
+    it twice). Linux only; empty elsewhere."""
     try:
         with open("/proc/self/status") as status:
             fields = dict(line.split(":", 1) for line in status if line.startswith(("RssAnon", "RssFile")))
-    except OSError:
+        with open("/proc/self/smaps_rollup") as rollup:
+            pss = next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+    except (OSError, StopIteration):
         return {}
-    return {f"rss_{k[3:].lower()}_mb": round(int(v.split()[0]) / 1024, 1) for k, v in fields.items()}
+    split = {f"rss_{k[3:].lower()}_mb": round(int(v.split()[0]) / 1024, 1) for k, v in fields.items()}
+    return {**split, "pss_mb": round(pss / 1024, 1)}
 
 
 def _threads(model) -> int:
@@ -417,6 +422,7 @@ def summary(rows: dict[str, list[dict]], args: argparse.Namespace) -> dict:
                 "peak_rss_mb",
                 "rss_anon_mb",
                 "rss_file_mb",
+                "pss_mb",
                 "enrich_seconds",
                 "topics_seconds",
             )
